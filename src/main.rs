@@ -1,0 +1,5 @@
+//! ringkv: the node binary.
+
+fn main() {
+    println!("ringkv {}", env!("CARGO_PKG_VERSION"));
+}
