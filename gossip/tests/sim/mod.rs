@@ -366,7 +366,7 @@ impl Sim {
                         (Event::Dead { id: x }, Status::Dead) => x == id,
                         _ => false,
                     };
-                    (matches && *t >= since).then_some(*t - since)
+                    (matches && *t >= since).then(|| *t - since)
                 })
             })
             .collect()
