@@ -6,7 +6,8 @@
 //! incarnation or above, or any entry newer than its own, as after a restart) makes it raise
 //! its incarnation above the rumour's, which then beats the rumour everywhere.
 //! Tombstones refuse entries no newer than the forgotten one, so stale gossip cannot bring a
-//! forgotten member back; a genuinely newer entry (a restart) revives it.
+//! forgotten member back, and a peer offering such an entry is told to forget it too; a
+//! genuinely newer entry (a restart) revives the member.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -35,8 +36,12 @@ impl Gossip {
                 settings,
                 want,
                 want_settings,
+                forgotten,
             } => {
                 self.merge_all(updates, settings, now);
+                for entry in forgotten {
+                    self.forget_if_stale(&entry, now);
+                }
                 if want.is_empty() && !want_settings {
                     return Vec::new();
                 }
@@ -67,7 +72,7 @@ impl Gossip {
         if let Some(&about_me) = theirs.get(self.id.as_str()) {
             self.hear_about_self(about_me);
         }
-        let mut updates: Vec<MemberState> = self
+        let updates: Vec<MemberState> = self
             .members
             .values()
             .filter(|entry| {
@@ -76,7 +81,7 @@ impl Gossip {
             })
             .map(|entry| entry.state.clone())
             .collect();
-        let mut want = Vec::new();
+        let (mut want, mut forgotten) = (Vec::new(), Vec::new());
         for entry in digest.iter().filter(|entry| entry.id != self.id) {
             match (self.members.get(&entry.id), self.tombstones.get(&entry.id)) {
                 (Some(ours), _) if entry.version > ours.state.version => {
@@ -84,7 +89,10 @@ impl Gossip {
                 }
                 (Some(_), _) => {}
                 (None, Some(tomb)) if entry.version <= tomb.state.version => {
-                    updates.push(tomb.state.clone());
+                    forgotten.push(Digest {
+                        id: entry.id.clone(),
+                        version: tomb.state.version,
+                    });
                 }
                 (None, _) => want.push(entry.id.clone()),
             }
@@ -96,6 +104,7 @@ impl Gossip {
             settings: send_settings.cloned(),
             want,
             want_settings: settings.is_some_and(|v| is_newer(v, ours)),
+            forgotten,
         }
     }
 
@@ -164,6 +173,21 @@ impl Gossip {
                 .push(status_event(&state.id, state.version.status));
         }
         entry.state = state;
+    }
+
+    /// Forgets a member a peer has forgotten, unless our entry is newer (it restarted since).
+    fn forget_if_stale(&mut self, forgotten: &Digest, now: Instant) {
+        if forgotten.id == self.id {
+            self.hear_about_self(forgotten.version);
+            return;
+        }
+        let stale = self
+            .members
+            .get(&forgotten.id)
+            .is_some_and(|entry| entry.state.version <= forgotten.version);
+        if stale {
+            self.forget(&forgotten.id, now);
+        }
     }
 
     /// Refutes a rumour about this node by raising its incarnation above the rumour's.

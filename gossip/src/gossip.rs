@@ -9,7 +9,9 @@
 //! - the table always holds this node's own entry, and only this node raises its own
 //!   `(incarnation, heartbeat)`;
 //! - another member's entry only moves to a greater [`Version`] (see `member.rs`), except that
-//!   a forgotten member leaves the table for a tombstone;
+//!   a forgotten member leaves the table for a tombstone, and forgetting spreads: a peer still
+//!   holding an entry no newer than a tombstone is told to forget it too (`Ack::forgotten`),
+//!   so all nodes drop a member within about one `forget_after` of each other;
 //! - status timers (suspect, dead, forget) are measured from local observations with the
 //!   current config, so hot config changes apply at the next `tick`.
 
@@ -262,16 +264,21 @@ impl Gossip {
             }
         }
         for id in forgotten {
-            if let Some(entry) = self.members.remove(&id) {
-                let state = entry.state;
-                self.tombstones
-                    .insert(id.clone(), Tombstone { state, since: now });
-                self.events.push(Event::Forgotten { id });
-            }
+            self.forget(&id, now);
         }
         let keep = self.config.forget_after;
         self.tombstones
             .retain(|_, tomb| now.saturating_duration_since(tomb.since) < keep);
+    }
+
+    /// Drops a member from the table, leaving a tombstone for `forget_after`.
+    pub(crate) fn forget(&mut self, id: &str, now: Instant) {
+        if let Some(entry) = self.members.remove(id) {
+            let state = entry.state;
+            self.tombstones
+                .insert(id.to_owned(), Tombstone { state, since: now });
+            self.events.push(Event::Forgotten { id: id.to_owned() });
+        }
     }
 
     /// Starts a graceful leave: this node stays in the cluster as `leaving` (serving, and
@@ -320,7 +327,15 @@ impl Gossip {
         entry.status_since = now;
         let state = entry.state.clone();
         self.events.push(Event::Left { id: id.into() });
-        Ok(self.broadcast(vec![state], None))
+        let mut out = self.broadcast(vec![state.clone()], None);
+        // Tell the member too: if it is running after all, it refutes at once.
+        let (addr, id) = (state.addr.clone(), state.id.clone());
+        let body = Body::Updates {
+            updates: vec![state],
+            settings: None,
+        };
+        out.push(self.outgoing(addr, Some(id), body));
+        Ok(out)
     }
 
     /// Publishes a new settings blob at `version = highest known + 1`, with this node as

@@ -7,7 +7,8 @@
 //!     | Syn: A's entry + digest of A's view ------>  |  merge A's entry; compare digest
 //!     |                                              |
 //!     | <---- Ack: B's entries newer than A's,      |
-//!     |            ids (and settings) A has newer   |
+//!     |            ids (and settings) A has newer,  |
+//!     |            ids B has forgotten              |
 //!     | merge; Updates: the entries B asked for --> |  merge
 //! ```
 //!
@@ -69,6 +70,9 @@ pub(crate) enum Body {
         settings: Option<Settings>,
         want: Vec<NodeId>,
         want_settings: bool,
+        /// Digest entries the responder has forgotten (tombstoned at this version or later):
+        /// the initiator forgets them too instead of gossiping them back.
+        forgotten: Vec<Digest>,
     },
     /// Entries pushed without being asked (the end of an exchange, or a leave announcement).
     Updates {
@@ -147,10 +151,7 @@ impl Message {
         check_entry(&self.from)?;
         match &self.body {
             Body::Syn { digest, settings } => {
-                check_len("digest", digest.len())?;
-                for entry in digest {
-                    check_id(&entry.id)?;
-                }
+                check_digest("digest", digest)?;
                 if let Some(version) = settings {
                     check_id(&version.origin)?;
                 }
@@ -160,12 +161,14 @@ impl Message {
                 settings,
                 want,
                 want_settings: _,
+                forgotten,
             } => {
                 check_updates(updates, settings.as_ref())?;
                 check_len("want", want.len())?;
                 for id in want {
                     check_id(id)?;
                 }
+                check_digest("forgotten", forgotten)?;
             }
             Body::Updates { updates, settings } => check_updates(updates, settings.as_ref())?,
         }
@@ -188,6 +191,11 @@ fn check_updates(updates: &[MemberState], settings: Option<&Settings>) -> Result
         }
     }
     Ok(())
+}
+
+fn check_digest(field: &'static str, digest: &[Digest]) -> Result<(), Error> {
+    check_len(field, digest.len())?;
+    digest.iter().try_for_each(|entry| check_id(&entry.id))
 }
 
 fn check_len(field: &'static str, len: usize) -> Result<(), Error> {
@@ -267,6 +275,10 @@ mod tests {
                 settings: Some(settings.clone()),
                 want: vec!["n5".into()],
                 want_settings: true,
+                forgotten: vec![Digest {
+                    id: "n9".into(),
+                    version: entry("x").version,
+                }],
             },
             Body::Updates {
                 updates: vec![entry("n5")],

@@ -34,6 +34,8 @@ pub struct Node {
     pub gossip: Option<Gossip>,
     /// Every event this node emitted, with the simulated time since the start.
     pub events: Vec<(Duration, Event)>,
+    /// The state of a paused node (a frozen process: it keeps its view and resumes with it).
+    paused: Option<Gossip>,
     first_tick: Instant,
 }
 
@@ -107,6 +109,7 @@ impl Sim {
                 addr,
                 gossip: Some(gossip),
                 events: Vec::new(),
+                paused: None,
                 first_tick: start + jitter,
             });
         }
@@ -233,6 +236,16 @@ impl Sim {
         self.nodes[i].gossip = None;
     }
 
+    /// Freezes a node with its state (a long GC pause, a suspended VM).
+    pub fn pause(&mut self, i: usize) {
+        self.nodes[i].paused = self.nodes[i].gossip.take();
+    }
+
+    /// Unfreezes a paused node: it carries on with its old, stale view.
+    pub fn resume(&mut self, i: usize) {
+        self.nodes[i].gossip = self.nodes[i].paused.take();
+    }
+
     /// Starts a stopped node afresh (no memory of its old state) at `incarnation`, joining
     /// through node `via`.
     pub fn restart(&mut self, i: usize, incarnation: u64, via: usize) {
@@ -321,6 +334,11 @@ impl Sim {
         let decoded = Message::decode(&message.bytes).expect("nodes send valid messages");
         let out = gossip.handle(decoded, now);
         self.send_all(message.to, out);
+    }
+
+    /// Sends messages a test obtained from a node directly (leave, remove...).
+    pub fn inject(&mut self, from: usize, out: Vec<Outgoing>) {
+        self.send_all(from, out);
     }
 
     fn send_all(&mut self, from: usize, out: Vec<Outgoing>) {
