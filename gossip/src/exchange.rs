@@ -203,3 +203,198 @@ impl Gossip {
         self.events.push(Event::Refuted { incarnation });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::Config;
+
+    fn node(id: &str, now: Instant) -> Gossip {
+        Gossip::new(id, format!("http://{id}:7000"), Config::default(), now).unwrap()
+    }
+
+    fn state(id: &str, incarnation: u64, heartbeat: u64, status: Status) -> MemberState {
+        MemberState {
+            id: id.into(),
+            addr: format!("http://{id}:7000"),
+            version: Version {
+                incarnation,
+                heartbeat,
+                status,
+            },
+        }
+    }
+
+    fn status_of(gossip: &Gossip, id: &str) -> Option<Status> {
+        gossip.member(id).map(|m| m.status)
+    }
+
+    #[test]
+    fn a_join_is_a_syn_and_an_ack_and_introduces_both_sides() {
+        let now = Instant::now();
+        let (mut a, mut b) = (node("a", now), node("b", now));
+        let syn = a.join(["http://b:7000"]);
+        assert_eq!(syn.len(), 1);
+        assert_eq!(syn[0].message.kind(), "syn");
+        let ack = b.handle(syn[0].message.clone(), now);
+        assert_eq!(ack.len(), 1);
+        assert_eq!(
+            (ack[0].message.kind(), ack[0].to.as_str()),
+            ("ack", "http://a:7000")
+        );
+        assert!(
+            a.handle(ack[0].message.clone(), now).is_empty(),
+            "nothing left to ask"
+        );
+        assert_eq!(status_of(&a, "b"), Some(Status::Alive));
+        assert_eq!(status_of(&b, "a"), Some(Status::Alive));
+        let joined = Event::Joined {
+            id: "a".into(),
+            addr: "http://a:7000".into(),
+        };
+        assert_eq!(b.drain_events(), [joined]);
+    }
+
+    #[test]
+    fn an_accusation_at_the_own_incarnation_is_refuted() {
+        let now = Instant::now();
+        let mut a = node("a", now);
+        a.merge_entry(state("a", 0, 0, Status::Suspect), now);
+        assert_eq!(a.incarnation(), 1);
+        a.merge_entry(state("a", 0, 9, Status::Dead), now);
+        assert_eq!(
+            a.incarnation(),
+            1,
+            "an older incarnation's rumour is already beaten"
+        );
+        a.merge_entry(state("a", 4, 2, Status::Alive), now);
+        assert_eq!(
+            a.incarnation(),
+            5,
+            "a newer entry of itself means it restarted"
+        );
+        assert_eq!(status_of(&a, "a"), Some(Status::Alive), "never adopted");
+        let refuted: Vec<_> = a.drain_events();
+        assert_eq!(
+            refuted,
+            [
+                Event::Refuted { incarnation: 1 },
+                Event::Refuted { incarnation: 5 }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_newer_heartbeat_clears_suspicion_and_a_stale_one_does_not() {
+        let now = Instant::now();
+        let mut a = node("a", now);
+        a.merge_entry(state("c", 0, 5, Status::Alive), now);
+        a.merge_entry(state("c", 0, 4, Status::Suspect), now);
+        assert_eq!(status_of(&a, "c"), Some(Status::Alive), "stale suspicion");
+        a.merge_entry(state("c", 0, 5, Status::Dead), now);
+        assert_eq!(status_of(&a, "c"), Some(Status::Dead));
+        a.merge_entry(state("c", 0, 5, Status::Alive), now);
+        assert_eq!(status_of(&a, "c"), Some(Status::Dead), "no proof of life");
+        a.merge_entry(state("c", 0, 6, Status::Alive), now);
+        assert_eq!(status_of(&a, "c"), Some(Status::Alive));
+        let events = a.drain_events();
+        assert_eq!(
+            events[1..],
+            [
+                Event::Dead { id: "c".into() },
+                Event::Alive { id: "c".into() }
+            ]
+        );
+    }
+
+    #[test]
+    fn merging_is_independent_of_order_and_repetition() {
+        // Random updates about four members, applied in different orders (and twice) to
+        // fresh nodes, must leave identical tables.
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move |bound: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % bound
+        };
+        let statuses = [
+            Status::Alive,
+            Status::Suspect,
+            Status::Dead,
+            Status::Leaving,
+            Status::Left,
+        ];
+        let now = Instant::now();
+        for _ in 0..200 {
+            let updates: Vec<MemberState> = (0..12)
+                .map(|_| {
+                    let id = ["p", "q", "r", "s"][next(4) as usize];
+                    state(id, next(3), next(5), statuses[next(5) as usize])
+                })
+                .collect();
+            let table = |order: &[MemberState]| {
+                let mut g = node("a", now);
+                for update in order {
+                    g.merge_entry(update.clone(), now);
+                }
+                g.members
+                    .values()
+                    .map(|e| e.state.clone())
+                    .collect::<Vec<_>>()
+            };
+            let forward = table(&updates);
+            let mut reversed = updates.clone();
+            reversed.reverse();
+            let mut twice = updates.clone();
+            twice.extend(updates.iter().cloned());
+            assert_eq!(table(&reversed), forward);
+            assert_eq!(table(&twice), forward);
+        }
+    }
+
+    #[test]
+    fn tombstones_refuse_stale_entries_and_accept_restarts() {
+        let start = Instant::now();
+        let config = Config {
+            forget_after: Duration::from_secs(10),
+            ..Config::default()
+        };
+        let mut a = Gossip::new("a", "http://a:7000", config, start).unwrap();
+        a.merge_entry(state("c", 2, 40, Status::Dead), start);
+        let later = start + Duration::from_secs(11);
+        a.detect(later);
+        assert_eq!(status_of(&a, "c"), None, "forgotten");
+        a.merge_entry(state("c", 2, 39, Status::Alive), later);
+        a.merge_entry(state("c", 2, 40, Status::Suspect), later);
+        assert_eq!(status_of(&a, "c"), None, "stale gossip refused");
+        a.merge_entry(state("c", 3, 0, Status::Alive), later);
+        assert_eq!(
+            status_of(&a, "c"),
+            Some(Status::Alive),
+            "a restart is accepted"
+        );
+    }
+
+    #[test]
+    fn an_ack_tells_the_initiator_to_forget_what_the_responder_forgot() {
+        let start = Instant::now();
+        let config = Config {
+            forget_after: Duration::from_secs(10),
+            ..Config::default()
+        };
+        let mut a = Gossip::new("a", "http://a:7000", config.clone(), start).unwrap();
+        let mut b = Gossip::new("b", "http://b:7000", config, start).unwrap();
+        a.merge_entry(state("c", 0, 7, Status::Dead), start);
+        let later = start + Duration::from_secs(11);
+        a.detect(later);
+        b.merge_entry(state("c", 0, 7, Status::Suspect), later);
+        let syn = b.join(["http://a:7000"]);
+        let ack = a.handle(syn[0].message.clone(), later);
+        b.handle(ack[0].message.clone(), later);
+        assert_eq!(status_of(&b, "c"), None, "b forgot c too");
+        assert_eq!(status_of(&a, "c"), None);
+    }
+}

@@ -238,7 +238,7 @@ impl Gossip {
     }
 
     /// Suspects, declares dead and forgets members whose timers ran out.
-    fn detect(&mut self, now: Instant) {
+    pub(crate) fn detect(&mut self, now: Instant) {
         let config = &self.config;
         let mut forgotten = Vec::new();
         for (id, entry) in self.members.iter_mut().filter(|(id, _)| **id != self.id) {
@@ -470,5 +470,151 @@ fn to_member(entry: &Entry) -> Member {
         heartbeat: state.version.heartbeat,
         last_heard: entry.last_heard,
         status_since: entry.status_since,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    use super::*;
+
+    const SEC: Duration = Duration::from_secs(1);
+
+    fn member_state(id: &str, heartbeat: u64) -> MemberState {
+        MemberState {
+            id: id.into(),
+            addr: format!("http://{id}:7000"),
+            version: Version {
+                incarnation: 0,
+                heartbeat,
+                status: Status::Alive,
+            },
+        }
+    }
+
+    #[test]
+    fn rounds_follow_the_interval_and_bump_the_heartbeat() {
+        let (t0, mut rng) = (Instant::now(), StdRng::seed_from_u64(1));
+        let mut g = Gossip::new("a", "http://a:7000", Config::default(), t0).unwrap();
+        g.merge_entry(member_state("b", 1), t0);
+        assert_eq!(
+            g.tick(t0, &mut rng).len(),
+            1,
+            "a round at once, to the one peer"
+        );
+        assert_eq!(g.next_tick(), t0 + SEC);
+        assert!(g.tick(t0 + SEC / 2, &mut rng).is_empty(), "not due yet");
+        assert_eq!(g.tick(t0 + SEC, &mut rng).len(), 1);
+        assert_eq!(g.member("a").unwrap().heartbeat, 2);
+        let slower = Config {
+            interval: 3 * SEC,
+            failure_timeout: 10 * SEC,
+            ..Config::default()
+        };
+        g.set_config(slower).unwrap();
+        assert_eq!(
+            g.next_tick(),
+            t0 + 4 * SEC,
+            "rescheduled from the last round"
+        );
+    }
+
+    #[test]
+    fn a_silent_member_goes_suspect_then_dead_then_is_forgotten() {
+        let (t0, mut rng) = (Instant::now(), StdRng::seed_from_u64(2));
+        let config = Config {
+            forget_after: 60 * SEC,
+            ..Config::default()
+        };
+        let mut g = Gossip::new("a", "http://a:7000", config, t0).unwrap();
+        g.merge_entry(member_state("b", 1), t0);
+        g.drain_events();
+        let status_at = |g: &mut Gossip, rng: &mut StdRng, secs: u32| {
+            g.tick(t0 + secs * SEC, rng);
+            g.member("b").map(|m| m.status)
+        };
+        assert_eq!(
+            status_at(&mut g, &mut rng, 5),
+            Some(Status::Alive),
+            "5 s is allowed"
+        );
+        assert_eq!(status_at(&mut g, &mut rng, 6), Some(Status::Suspect));
+        assert_eq!(status_at(&mut g, &mut rng, 8), Some(Status::Suspect));
+        assert_eq!(status_at(&mut g, &mut rng, 9), Some(Status::Dead));
+        assert_eq!(status_at(&mut g, &mut rng, 68), Some(Status::Dead));
+        assert_eq!(status_at(&mut g, &mut rng, 69), None);
+        let id = || "b".to_owned();
+        assert_eq!(
+            g.drain_events(),
+            [
+                Event::Suspect { id: id() },
+                Event::Dead { id: id() },
+                Event::Forgotten { id: id() }
+            ]
+        );
+    }
+
+    #[test]
+    fn seeds_are_retried_while_no_peer_is_live_and_the_own_address_is_skipped() {
+        let (t0, mut rng) = (Instant::now(), StdRng::seed_from_u64(3));
+        let mut g = Gossip::new("a", "http://a:7000", Config::default(), t0).unwrap();
+        let out = g.join(["http://a:7000", "http://s:7000", "http://s:7000"]);
+        assert_eq!(out.len(), 1, "own address and duplicates skipped");
+        let round = g.tick(t0, &mut rng);
+        assert_eq!(round.len(), 1);
+        assert_eq!(
+            (round[0].to.as_str(), round[0].to_id.as_ref()),
+            ("http://s:7000", None)
+        );
+        g.merge_entry(member_state("b", 1), t0);
+        let round = g.tick(t0 + SEC, &mut rng);
+        assert_eq!(round.len(), 1);
+        assert_eq!(
+            round[0].to_id.as_deref(),
+            Some("b"),
+            "a live peer replaces the seeds"
+        );
+    }
+
+    #[test]
+    fn leave_is_leaving_then_left_and_final() {
+        let t0 = Instant::now();
+        let mut g = Gossip::new("a", "http://a:7000", Config::default(), t0).unwrap();
+        g.merge_entry(member_state("b", 1), t0);
+        assert_eq!(g.leave(t0).len(), 1);
+        assert_eq!(g.status(), Status::Leaving);
+        assert!(g.leave(t0).is_empty(), "already leaving");
+        assert_eq!(g.complete_leave(t0).len(), 1);
+        assert_eq!(g.status(), Status::Left);
+        assert!(g.leave(t0).is_empty(), "left is final");
+        assert_eq!(g.status(), Status::Left);
+    }
+
+    #[test]
+    fn settings_versions_grow_and_size_is_bounded() {
+        let t0 = Instant::now();
+        let mut g = Gossip::new("a", "http://a:7000", Config::default(), t0).unwrap();
+        assert_eq!(g.set_settings(b"one".to_vec()).unwrap().version, 1);
+        assert_eq!(g.set_settings(b"two".to_vec()).unwrap().version, 2);
+        assert_eq!(g.settings().unwrap().bytes, b"two");
+        let huge = vec![0; MAX_SETTINGS_BYTES + 1];
+        assert!(matches!(
+            g.set_settings(huge),
+            Err(Error::SettingsTooLarge { .. })
+        ));
+        assert_eq!(g.settings().unwrap().version.version, 2, "unchanged");
+    }
+
+    #[test]
+    fn bad_identity_is_refused() {
+        let t0 = Instant::now();
+        let err = Gossip::new("", "http://a:7000", Config::default(), t0).unwrap_err();
+        assert!(matches!(err, Error::InvalidIdentity { field: "id", .. }));
+        let err = Gossip::new("a", "", Config::default(), t0).unwrap_err();
+        assert!(matches!(err, Error::InvalidIdentity { field: "addr", .. }));
     }
 }
