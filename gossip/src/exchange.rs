@@ -215,6 +215,15 @@ mod tests {
         Gossip::new(id, format!("http://{id}:7000"), Config::default(), now).unwrap()
     }
 
+    /// A node that forgets dead members after 10 s.
+    fn forgetful(id: &str, now: Instant) -> Gossip {
+        let config = Config {
+            forget_after: Duration::from_secs(10),
+            ..Config::default()
+        };
+        Gossip::new(id, format!("http://{id}:7000"), config, now).unwrap()
+    }
+
     fn state(id: &str, incarnation: u64, heartbeat: u64, status: Status) -> MemberState {
         MemberState {
             id: id.into(),
@@ -358,11 +367,7 @@ mod tests {
     #[test]
     fn tombstones_refuse_stale_entries_and_accept_restarts() {
         let start = Instant::now();
-        let config = Config {
-            forget_after: Duration::from_secs(10),
-            ..Config::default()
-        };
-        let mut a = Gossip::new("a", "http://a:7000", config, start).unwrap();
+        let mut a = forgetful("a", start);
         a.merge_entry(state("c", 2, 40, Status::Dead), start);
         let later = start + Duration::from_secs(11);
         a.detect(later);
@@ -381,12 +386,7 @@ mod tests {
     #[test]
     fn an_ack_tells_the_initiator_to_forget_what_the_responder_forgot() {
         let start = Instant::now();
-        let config = Config {
-            forget_after: Duration::from_secs(10),
-            ..Config::default()
-        };
-        let mut a = Gossip::new("a", "http://a:7000", config.clone(), start).unwrap();
-        let mut b = Gossip::new("b", "http://b:7000", config, start).unwrap();
+        let (mut a, mut b) = (forgetful("a", start), forgetful("b", start));
         a.merge_entry(state("c", 0, 7, Status::Dead), start);
         let later = start + Duration::from_secs(11);
         a.detect(later);
