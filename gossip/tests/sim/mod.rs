@@ -139,11 +139,16 @@ impl Sim {
     pub fn joined(n: usize, seed: u64, config: Config, seed_of: impl Fn(usize) -> usize) -> Sim {
         let mut sim = Sim::new(n, seed, config);
         for i in 1..n {
-            let seed_addr = sim.nodes[seed_of(i)].addr.clone();
-            let out = sim.gossip_mut(i).join([seed_addr]);
-            sim.send_all(i, out);
+            sim.join(i, seed_of(i));
         }
         sim
+    }
+
+    /// Running node `i` joins through node `via`'s address.
+    pub fn join(&mut self, i: usize, via: usize) {
+        let seed_addr = self.nodes[via].addr.clone();
+        let out = self.gossip_mut(i).join([seed_addr]);
+        self.send_all(i, out);
     }
 
     /// A cluster that has already converged (every node sees every node alive).
