@@ -11,9 +11,7 @@ use sim::{Sim, test_config};
 fn a_new_node_joins_through_any_member() {
     // Node 9 starts alone and joins through node 5, which itself joined through node 0.
     let mut sim = Sim::joined(10, 81, test_config(), |i| if i == 9 { 5 } else { 0 });
-    let took = sim
-        .run_until(Duration::from_secs(30), Sim::converged)
-        .expect("everyone knows everyone");
+    let took = sim.converge(Duration::from_secs(30), "everyone knows everyone");
     println!(
         "join through a non-seed member, n=10: converged in {:.1} s",
         took.as_secs_f64()
@@ -29,9 +27,7 @@ fn one_join_merges_two_clusters_into_one() {
     assert_eq!(sim.gossip(0).members().len(), 5);
     assert_eq!(sim.gossip(7).members().len(), 5);
     sim.join(3, 8);
-    let took = sim
-        .run_until(Duration::from_secs(30), Sim::converged)
-        .expect("one cluster of ten");
+    let took = sim.converge(Duration::from_secs(30), "one cluster of ten");
     println!(
         "merging two clusters of 5 with one join: converged in {:.1} s",
         took.as_secs_f64()
@@ -48,6 +44,5 @@ fn a_node_started_before_its_seed_keeps_trying_it() {
     sim.run_for(Duration::from_secs(20), |_| {});
     assert_eq!(sim.gossip(1).members().len(), 1, "nobody reachable yet");
     sim.restart(0, 0, 0);
-    sim.run_until(Duration::from_secs(10), Sim::converged)
-        .expect("the seed's arrival joins everyone");
+    sim.converge(Duration::from_secs(10), "the seed's arrival joins everyone");
 }

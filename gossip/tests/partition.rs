@@ -46,9 +46,10 @@ fn both_sides_suspect_each_other_and_all_are_alive_again_after_healing() {
     // Stay cut for a while, then heal.
     sim.run_for(Duration::from_secs(60), |_| {});
     sim.heal();
-    let healed = sim
-        .run_until(Duration::from_secs(30), Sim::converged)
-        .expect("every node is alive everywhere after healing");
+    let healed = sim.converge(
+        Duration::from_secs(30),
+        "every node is alive everywhere after healing",
+    );
     println!(
         "partition 4|6 of n=10: both sides suspect each other after {:.1} s, dead after {:.1} s \
          (failure_timeout {:?} + suspect_timeout {:?}); cut for 60 s more; after healing all \
@@ -77,9 +78,10 @@ fn a_three_way_partition_heals_too() {
     })
     .expect("every group declares the others dead");
     sim.heal();
-    let healed = sim
-        .run_until(Duration::from_secs(30), Sim::converged)
-        .expect("every node is alive everywhere after healing");
+    let healed = sim.converge(
+        Duration::from_secs(30),
+        "every node is alive everywhere after healing",
+    );
     println!(
         "partition 3|3|3 of n=9: after healing all alive everywhere in {:.1} s",
         healed.as_secs_f64()

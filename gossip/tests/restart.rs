@@ -36,9 +36,7 @@ fn incarnation_everywhere(sim: &Sim) -> Vec<u64> {
 fn a_node_restarted_with_a_higher_incarnation_is_alive_everywhere() {
     let (mut sim, old) = cluster_with_a_dead_node(31);
     sim.restart(VICTIM, old + 1, 0);
-    let took = sim
-        .run_until(Duration::from_secs(30), Sim::converged)
-        .expect("alive everywhere again");
+    let took = sim.converge(Duration::from_secs(30), "alive everywhere again");
     assert_eq!(
         sim.gossip(VICTIM).incarnation(),
         old + 1,
@@ -60,9 +58,7 @@ fn a_node_restarted_with_a_higher_incarnation_is_alive_everywhere() {
 fn a_node_restarted_from_scratch_refutes_its_old_entry() {
     let (mut sim, old) = cluster_with_a_dead_node(32);
     sim.restart(VICTIM, 0, 2);
-    let took = sim
-        .run_until(Duration::from_secs(30), Sim::converged)
-        .expect("alive everywhere again");
+    let took = sim.converge(Duration::from_secs(30), "alive everywhere again");
     let now = sim.gossip(VICTIM).incarnation();
     assert!(now > old, "incarnation {now} must exceed the old {old}");
     assert!(incarnation_everywhere(&sim).iter().all(|&inc| inc == now));
@@ -88,7 +84,9 @@ fn a_quick_restart_before_detection_also_wins() {
     // Everyone still holds its old entry, alive, at a heartbeat far above the new process's.
     assert!(sim.all_see(VICTIM, Status::Alive));
     sim.restart(VICTIM, 0, 1);
-    sim.run_until(Duration::from_secs(30), Sim::converged)
-        .expect("alive everywhere with the new incarnation");
+    sim.converge(
+        Duration::from_secs(30),
+        "alive everywhere with the new incarnation",
+    );
     assert!(sim.gossip(VICTIM).incarnation() > old);
 }

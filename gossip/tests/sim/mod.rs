@@ -276,6 +276,13 @@ impl Sim {
         }
     }
 
+    /// Steps until the cluster has converged (see [`Sim::converged`]), at most `limit`;
+    /// panics with `what` otherwise. Returns the time it took.
+    pub fn converge(&mut self, limit: Duration, what: &str) -> Duration {
+        self.run_until(limit, Sim::converged)
+            .unwrap_or_else(|| panic!("not converged within {limit:?}: {what}"))
+    }
+
     /// Steps until `done` holds or `limit` of simulated time passes; the time it took.
     pub fn run_until(
         &mut self,
