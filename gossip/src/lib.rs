@@ -27,6 +27,11 @@
 //! }
 //! ```
 //!
+//! Replies returned by `handle` are addressed to the sender (`Outgoing::to`); a transport may
+//! POST them like any other message or return them as the response body of the request that
+//! carried the message. Delivery is best effort: a lost message costs at most a round, never
+//! correctness, so there are no retries or acknowledgements to manage.
+//!
 //! Nothing here does I/O, sleeps or reads a clock: time is passed in as `std::time::Instant`
 //! and randomness as any `rand::Rng`, so the tests in `tests/` run whole clusters in simulated
 //! time with a seeded RNG and a lossy, partitionable network.
