@@ -112,13 +112,25 @@ impl Coordinator {
         };
         let needs_read =
             client_ctx.is_none() || req.condition.is_some() || req.kind != WriteKind::Put;
+        let w = effective_quorum(req.w.unwrap_or(settings.quorum.w), pref.len());
         let read = if needs_read {
-            let needed = effective_quorum(req.r.unwrap_or(settings.quorum.r), pref.len());
-            Some(
-                self.quorum_read(&req.key, needed, pref, deadline)
-                    .await?
-                    .merged,
-            )
+            // The context read asks for R replies, but never more than the W the write itself
+            // needs: a `w=1` write succeeds with only its coordinator up.
+            let r = req.r.unwrap_or_else(|| settings.quorum.r.min(w));
+            let needed = effective_quorum(r, pref.len());
+            let replies = self.quorum_read(&req.key, needed, pref, deadline).await;
+            let replies = replies.map_err(|e| match e {
+                CoordError::Quorum {
+                    got, needed, asked, ..
+                } => CoordError::Quorum {
+                    op: "write (context read)".into(),
+                    got,
+                    needed,
+                    asked,
+                },
+                other => other,
+            })?;
+            Some(replies.merged)
         } else {
             None
         };
@@ -180,8 +192,7 @@ impl Coordinator {
             Some(live) => !live,
             None => !updated.prior.as_ref().is_some_and(|p| p.is_live(now)),
         };
-        let needed = effective_quorum(req.w.unwrap_or(settings.quorum.w), pref.len());
-        self.replicate(&req.key, &updated.set, pref, needed, deadline)
+        self.replicate(&req.key, &updated.set, pref, w, deadline)
             .await?;
         Ok(WriteOutcome {
             created,
