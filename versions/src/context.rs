@@ -155,12 +155,24 @@ impl Context {
     }
 }
 
+/// Builds a context from `(node, counter)` pairs: zero counters are dropped and a node given
+/// twice keeps its highest counter.
+impl FromIterator<(NodeId, u64)> for Context {
+    fn from_iter<I: IntoIterator<Item = (NodeId, u64)>>(iter: I) -> Self {
+        let mut ctx = Context::default();
+        for (node, counter) in iter {
+            ctx.raise(&node, counter);
+        }
+        ctx
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ctx(entries: &[(&str, u64)]) -> Context {
-        Context::from_entries(entries.iter().map(|(n, c)| (n.to_string(), *c)).collect())
+        entries.iter().map(|(n, c)| (n.to_string(), *c)).collect()
     }
 
     #[test]

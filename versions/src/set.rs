@@ -265,7 +265,7 @@ mod tests {
 
     #[test]
     fn saturated_counter_replaces_instead_of_panicking() {
-        let forged = Context::from_entries([("n1".to_string(), u64::MAX)].into());
+        let forged: Context = [("n1".to_string(), u64::MAX)].into_iter().collect();
         let mut s = VersionSet::new();
         s.update(&Context::default(), data("a"), None, "n1", 1);
         s.update(&forged, data("b"), None, "n1", 2);
