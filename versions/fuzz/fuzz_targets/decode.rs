@@ -8,12 +8,20 @@ use ringkv_versions::{Context, Limits, Value, VersionSet};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(ctx) = Context::from_bytes(data) {
-        assert_eq!(ctx.to_bytes(), data, "context decoder accepted non-canonical bytes");
+        assert_eq!(
+            ctx.to_bytes(),
+            data,
+            "context decoder accepted non-canonical bytes"
+        );
     }
     let Ok(set) = VersionSet::decode(data) else {
         return;
     };
-    assert_eq!(set.encode(), data, "set decoder accepted non-canonical bytes");
+    assert_eq!(
+        set.encode(),
+        data,
+        "set decoder accepted non-canonical bytes"
+    );
 
     let mut merged = set.clone();
     merged.merge(&set);
@@ -27,6 +35,13 @@ fuzz_target!(|data: &[u8]| {
     let mut next = set.clone();
     next.update(&ctx, Value::Tombstone, None, "fuzz", u64::MAX);
     next.merge(&set);
-    next.prune(&Limits { max_clock_entries: 2, max_siblings: 2 });
-    assert_eq!(VersionSet::decode(&next.encode()).as_ref(), Ok(&next), "operations broke an invariant");
+    next.prune(&Limits {
+        max_clock_entries: 2,
+        max_siblings: 2,
+    });
+    assert_eq!(
+        VersionSet::decode(&next.encode()).as_ref(),
+        Ok(&next),
+        "operations broke an invariant"
+    );
 });

@@ -9,6 +9,9 @@ use ringkv_versions::Context;
 fuzz_target!(|data: &[u8]| {
     let header = String::from_utf8_lossy(data);
     if let Ok(ctx) = Context::from_header(&header) {
-        assert!(header.is_empty() || ctx.to_header() == header, "accepted a non-canonical header");
+        assert!(
+            header.is_empty() || ctx.to_header() == header,
+            "accepted a non-canonical header"
+        );
     }
 });
