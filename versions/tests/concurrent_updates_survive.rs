@@ -12,7 +12,7 @@ fn syncs() -> impl Strategy<Value = Vec<(usize, usize)>> {
 }
 
 proptest! {
-    #![proptest_config(cases(256))]
+    #![proptest_config(cases(512))]
 
     #[test]
     fn both_concurrent_writes_survive(

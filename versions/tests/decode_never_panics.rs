@@ -52,7 +52,7 @@ fn mutations() -> impl Strategy<Value = Vec<Mutation>> {
 }
 
 proptest! {
-    #![proptest_config(cases(512))]
+    #![proptest_config(cases(1024))]
 
     #[test]
     fn arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {

@@ -35,7 +35,7 @@ fn three_sets() -> impl Strategy<Value = (VersionSet, VersionSet, VersionSet)> {
 }
 
 proptest! {
-    #![proptest_config(cases(192))]
+    #![proptest_config(cases(512))]
 
     #[test]
     fn merge_is_commutative((a, b, _) in three_sets()) {

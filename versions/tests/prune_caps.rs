@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use ringkv_versions::{Limits, VersionSet};
 
 proptest! {
-    #![proptest_config(cases(256))]
+    #![proptest_config(cases(512))]
 
     #[test]
     fn pruning_respects_caps_and_never_grows(set in reachable_set(), limits in limits()) {

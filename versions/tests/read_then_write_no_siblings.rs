@@ -46,7 +46,7 @@ fn cycles() -> impl Strategy<Value = Vec<Cycle>> {
 }
 
 proptest! {
-    #![proptest_config(cases(256))]
+    #![proptest_config(cases(512))]
 
     #[test]
     fn a_single_client_never_creates_siblings(cycles in cycles()) {

@@ -8,7 +8,7 @@ use common::{REPLICAS, cases, history, run};
 use proptest::prelude::*;
 
 proptest! {
-    #![proptest_config(cases(256))]
+    #![proptest_config(cases(1024))]
 
     #[test]
     fn every_replica_holds_exactly_the_maximal_writes(ops in history(40)) {

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use ringkv_versions::Value;
 
 proptest! {
-    #![proptest_config(cases(256))]
+    #![proptest_config(cases(512))]
 
     #[test]
     fn update_drops_what_the_read_saw_and_keeps_the_rest(
