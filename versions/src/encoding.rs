@@ -203,6 +203,23 @@ mod tests {
         assert_eq!(VersionSet::decode(&empty).unwrap(), VersionSet::new());
     }
 
+    /// Pins the overhead: a 100-byte value under a 3-node clock with realistic timestamps.
+    #[test]
+    fn overhead_is_a_few_dozen_bytes() {
+        let now = 1_763_000_000_000; // Nov 2025 in ms: a 6-byte varint.
+        let mut s = VersionSet::new();
+        for node in ["node-1", "node-2", "node-3"] {
+            let ctx = s.context();
+            s.update(&ctx, Value::Data(vec![7; 100]), None, node, now);
+        }
+        // 1 format + 1 count + 3 x (1 + 6 id + 1 counter + 6 time) + 1 count
+        // + (1 idx + 1 counter + 6 time + 1 flags + 1 len + 100 data).
+        assert_eq!(s.encode().len(), 1 + 1 + 3 * 14 + 1 + 110);
+        // 1 format + 1 count + 3 x (1 + 6 id + 1 counter) = 26 bytes, 35 base64url characters.
+        assert_eq!(s.context().to_bytes().len(), 26);
+        assert_eq!(s.context().to_header().len(), 35);
+    }
+
     #[test]
     fn every_truncation_is_an_error() {
         let bytes = sample().encode();
