@@ -302,9 +302,11 @@ impl Shared {
     fn commit_group(&self, group: Vec<WriteBatch>) -> Result<()> {
         self.check_poisoned()?;
         let mut log = self.log.lock();
-        let version = self.current();
-        if version.mem.approximate_bytes() >= self.opts.memtable_bytes && !version.mem.is_empty() {
+        // Only this leader (holding `log`) switches memtables, so `mem` stays the active one.
+        let mut mem = Arc::clone(&self.current().mem);
+        if mem.approximate_bytes() >= self.opts.memtable_bytes && !mem.is_empty() {
             self.rotate(&mut log)?;
+            mem = Arc::clone(&self.current().mem);
         }
         let log = &mut *log;
         log.payload.clear();
@@ -317,7 +319,6 @@ impl Shared {
         {
             return Err(self.poison(e));
         }
-        let mem = Arc::clone(&self.current().mem);
         let mut seq = log.next_seq;
         for batch in group {
             for (key, value) in batch.into_ops() {
