@@ -85,7 +85,12 @@ impl Engine for Ringkv {
     }
     fn scan_all(&self) -> u64 {
         let scan = self.0.scan(Bound::Unbounded, Bound::Unbounded).unwrap();
-        scan.map(|r| r.map(|(_, v)| v.len()).unwrap()).count() as u64
+        let mut n = 0;
+        for item in scan {
+            item.unwrap();
+            n += 1;
+        }
+        n
     }
 }
 
@@ -103,10 +108,12 @@ impl Engine for Fjall {
         self.1.get(k).unwrap().is_some()
     }
     fn scan_all(&self) -> u64 {
-        self.1
-            .iter()
-            .map(|g| g.into_inner().map(|(_, v)| v.len()).unwrap())
-            .count() as u64
+        let mut n = 0;
+        for guard in self.1.iter() {
+            guard.into_inner().unwrap();
+            n += 1;
+        }
+        n
     }
 }
 

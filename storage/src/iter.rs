@@ -23,6 +23,8 @@ pub(crate) trait Source: Send {
     /// The entry the source is positioned on, `None` once exhausted.
     fn current(&self) -> Option<(&[u8], Option<&[u8]>)>;
     fn advance(&mut self) -> Result<()>;
+    /// Moves the current entry out (no copy) and advances; `None` once exhausted.
+    fn take(&mut self) -> Result<Option<Entry>>;
 }
 
 /// Entries read from a memtable per refill.
@@ -83,11 +85,15 @@ impl Source for MemSource {
     }
 
     fn advance(&mut self) -> Result<()> {
-        self.chunk.pop_front();
+        self.take().map(drop)
+    }
+
+    fn take(&mut self) -> Result<Option<Entry>> {
+        let entry = self.chunk.pop_front();
         if self.chunk.is_empty() && !self.exhausted {
             self.refill();
         }
-        Ok(())
+        Ok(entry)
     }
 }
 
@@ -148,11 +154,11 @@ impl MergeIter {
         if past_end(key, &self.to) {
             return Ok(None);
         }
-        let key = key.to_vec();
-        let value = self.sources[winner]
-            .current()
-            .and_then(|(_, v)| v.map(<[u8]>::to_vec));
-        for s in self.sources.iter_mut().skip(winner) {
+        let Some((key, value)) = self.sources[winner].take()? else {
+            return Ok(None);
+        };
+        // Older sources holding the same key are shadowed by the winner.
+        for s in self.sources.iter_mut().skip(winner + 1) {
             if s.current().is_some_and(|(k, _)| k == key.as_slice()) {
                 s.advance()?;
             }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::Table;
 use super::block::Block;
 use crate::Result;
-use crate::iter::Source;
+use crate::iter::{Entry, Source};
 use crate::stats::Counters;
 
 pub(crate) struct TableIter {
@@ -106,6 +106,15 @@ impl Source for TableIter {
         self.pos += 1;
         self.settle()
     }
+
+    fn take(&mut self) -> Result<Option<Entry>> {
+        if !self.valid {
+            return Ok(None);
+        }
+        let entry = (std::mem::take(&mut self.key), self.value.take());
+        self.advance()?;
+        Ok(Some(entry))
+    }
 }
 
 /// Concatenates the tables of a level (sorted by key, non-overlapping), opening each lazily.
@@ -169,5 +178,14 @@ impl Source for LevelIter {
             c.advance()?;
         }
         self.skip_exhausted()
+    }
+
+    fn take(&mut self) -> Result<Option<Entry>> {
+        let entry = match &mut self.current {
+            Some(c) => c.take()?,
+            None => None,
+        };
+        self.skip_exhausted()?;
+        Ok(entry)
     }
 }
