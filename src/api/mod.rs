@@ -87,3 +87,6 @@ async fn guard(State(node): State<Arc<Node>>, req: Request, next: Next) -> Respo
     );
     response
 }
+
+#[cfg(test)]
+mod tests;

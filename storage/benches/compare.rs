@@ -132,7 +132,9 @@ fn open_ringkv(dir: &Path, sync: SyncPolicy) -> Ringkv {
 
 fn open_fjall(dir: &Path) -> Fjall {
     let db = Database::builder(dir).open().unwrap();
-    let ks = db.keyspace("bench", KeyspaceCreateOptions::default).unwrap();
+    let ks = db
+        .keyspace("bench", KeyspaceCreateOptions::default)
+        .unwrap();
     Fjall(db, ks)
 }
 
@@ -183,7 +185,9 @@ fn main() {
     }
     let n = env_or("BENCH_KEYS", 1_000_000);
     let sync_n = env_or("BENCH_SYNC_KEYS", 20_000);
-    eprintln!("compare: {n} keys, {sync_n} fillsync writes, 16-byte keys, {VALUE_BYTES}-byte values");
+    eprintln!(
+        "compare: {n} keys, {sync_n} fillsync writes, 16-byte keys, {VALUE_BYTES}-byte values"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let ours = {
@@ -204,7 +208,13 @@ fn main() {
     let theirs_sync = run_sync(&open_fjall(dir.path()), sync_n);
     drop(dir);
 
-    let names = ["fillrandom", "readrandom", "readmissing", "scan", "fillsync"];
+    let names = [
+        "fillrandom",
+        "readrandom",
+        "readmissing",
+        "scan",
+        "fillsync",
+    ];
     let ours = ours.iter().copied().chain([ours_sync]);
     let theirs = theirs.iter().copied().chain([theirs_sync]);
     for ((name, a), b) in names.iter().zip(ours).zip(theirs) {

@@ -167,7 +167,9 @@ impl MemTable {
     /// The newest version of `key` at or below `seq`: `Some(None)` is a tombstone.
     pub(crate) fn get(&self, key: &[u8], seq: u64) -> Option<Option<Vec<u8>>> {
         let probe = Probe::new(key, seq);
-        let entry = self.map.lower_bound(Bound::Included(&probe as &dyn Lookup))?;
+        let entry = self
+            .map
+            .lower_bound(Bound::Included(&probe as &dyn Lookup))?;
         (entry.key().key == key).then(|| entry.value().clone())
     }
 
@@ -241,12 +243,22 @@ mod tests {
     #[test]
     fn inline_prefix_keeps_lexicographic_order() {
         let keys: [&[u8]; 9] = [
-            b"", b"\0", b"\0\0", b"a", b"a\0", b"a\0\0\0\0\0\0\0\0", b"abcdefgh", b"abcdefgh\0",
+            b"",
+            b"\0",
+            b"\0\0",
+            b"a",
+            b"a\0",
+            b"a\0\0\0\0\0\0\0\0",
+            b"abcdefgh",
+            b"abcdefgh\0",
             b"abcdefgi",
         ];
         for a in keys {
             for b in keys {
-                let (ia, ib) = (InternalKey::new(a.to_vec(), 5), InternalKey::new(b.to_vec(), 5));
+                let (ia, ib) = (
+                    InternalKey::new(a.to_vec(), 5),
+                    InternalKey::new(b.to_vec(), 5),
+                );
                 assert_eq!(ia.cmp(&ib), a.cmp(b), "{a:?} vs {b:?}");
             }
         }
