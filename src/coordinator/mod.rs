@@ -24,7 +24,9 @@
 //! **Context-less writes.** A PUT without a context, every DELETE, every append, and any write
 //! with `If-Match: *` / `If-None-Match: *` first do a quorum read of `min(R, W)` replies (or
 //! the request's explicit `r`), so a `w=1` write succeeds with only its coordinator up, while
-//! the defaults (R + W > N) keep the promise below. Its merged context is
+//! the defaults (R + W > N) keep the promise below. Unlike a GET, this read asks only that many
+//! replicas, the coordinator's own copy first, and asks a spare when one fails or is slow: any
+//! R replicas overlap any W, so asking all N would only cost. Its merged context is
 //! used when the client sent none, so sequential context-less writes supersede each other and
 //! leave one value, while writes that race on the same stale context become siblings. 201 vs
 //! 200, the preconditions, 404 for DELETE and the append result are all decided on that read.

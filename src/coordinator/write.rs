@@ -5,6 +5,7 @@ use ringkv_versions::{Context, Value, VersionSet};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use super::read::Fanout;
 use super::{CoordError, Coordinator, effective_quorum};
 use crate::cluster::Member;
 use crate::payload;
@@ -118,7 +119,9 @@ impl Coordinator {
             // needs: a `w=1` write succeeds with only its coordinator up.
             let r = req.r.unwrap_or_else(|| settings.quorum.r.min(w));
             let needed = effective_quorum(r, pref.len());
-            let replies = self.quorum_read(&req.key, needed, pref, deadline).await;
+            let replies = self
+                .quorum_read(&req.key, needed, pref, deadline, Fanout::Quorum)
+                .await;
             let replies = replies.map_err(|e| match e {
                 CoordError::Quorum {
                     got, needed, asked, ..
