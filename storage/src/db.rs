@@ -345,7 +345,7 @@ impl Shared {
             let mut current = self.version.write();
             let mut next = Version::clone(&current);
             next.imm.insert(0, Arc::clone(&next.mem));
-            next.mem = Arc::new(MemTable::new(id));
+            next.mem = Arc::new(MemTable::new(id, self.opts.memtable_bytes));
             *current = Arc::new(next);
         }
         let _bg = self.bg.lock();

@@ -56,7 +56,7 @@ pub(crate) fn recover(dir: &Path, opts: &Options, _counters: &Arc<Counters>) -> 
 
     // Replay, flushing to level 0 whenever the memtable budget is reached.
     let mut recovered: Vec<Arc<Table>> = Vec::new();
-    let mut mem = MemTable::new(0);
+    let mut mem = MemTable::new(0, opts.memtable_bytes);
     let mut seq = 1;
     for id in logs {
         replay_segment(&log_path(dir, id), |ops| {
@@ -66,7 +66,7 @@ pub(crate) fn recover(dir: &Path, opts: &Options, _counters: &Arc<Counters>) -> 
             }
         })?;
         if mem.approximate_bytes() >= opts.memtable_bytes {
-            let full = std::mem::replace(&mut mem, MemTable::new(0));
+            let full = std::mem::replace(&mut mem, MemTable::new(0, opts.memtable_bytes));
             recovered.push(Arc::new(worker::write_memtable(
                 dir,
                 next_file_id,
@@ -93,7 +93,7 @@ pub(crate) fn recover(dir: &Path, opts: &Options, _counters: &Arc<Counters>) -> 
     let writer = LogWriter::create(dir, next_file_id)?;
     next_file_id += 1;
     let version = Version {
-        mem: Arc::new(MemTable::new(writer.id())),
+        mem: Arc::new(MemTable::new(writer.id(), opts.memtable_bytes)),
         imm: Vec::new(),
         levels,
     };
