@@ -48,6 +48,9 @@ pub(crate) struct LogWriter {
     /// Shared so the interval syncer and `Db::sync` can fsync without the writer's lock.
     file: Arc<File>,
     bytes: u64,
+    /// Fault injection: the next `sync` fails, as a failing disk would.
+    #[cfg(test)]
+    pub(crate) fail_next_sync: bool,
 }
 
 impl LogWriter {
@@ -62,6 +65,8 @@ impl LogWriter {
             id,
             file: Arc::new(file),
             bytes: 0,
+            #[cfg(test)]
+            fail_next_sync: false,
         })
     }
 
@@ -96,7 +101,11 @@ impl LogWriter {
         Ok(())
     }
 
-    pub(crate) fn sync(&self) -> std::io::Result<()> {
+    pub(crate) fn sync(&mut self) -> std::io::Result<()> {
+        #[cfg(test)]
+        if std::mem::take(&mut self.fail_next_sync) {
+            return Err(std::io::Error::other("injected fsync failure"));
+        }
         self.file.sync_data()
     }
 }
