@@ -37,7 +37,20 @@ fn main() {
         let round: usize = std::env::var(ROUND_ENV).unwrap().parse().unwrap();
         child(Path::new(&dir), round);
     }
-    print!("test every_acknowledged_write_survives_sigkill ... ");
+    // Behave like a libtest binary for `--list` and name filters.
+    const NAME: &str = "every_acknowledged_write_survives_sigkill";
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        println!("{NAME}: test");
+        return;
+    }
+    if args
+        .iter()
+        .any(|a| !a.starts_with('-') && !NAME.contains(a.as_str()))
+    {
+        return;
+    }
+    print!("test {NAME} ... ");
     parent();
     println!("ok");
 }

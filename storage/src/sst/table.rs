@@ -234,3 +234,29 @@ fn decode_index(bytes: &[u8], file_limit: u64) -> Option<(Vec<u8>, Vec<BlockHand
     }
     Some((smallest, index))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn decoding_garbage_index_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..300), limit in any::<u64>()) {
+            let _ = decode_index(&bytes, limit);
+        }
+
+        /// A table file of arbitrary bytes (with a footer whose fields are arbitrary too) is
+        /// refused or opened, never a panic.
+        #[test]
+        fn opening_garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("garbage.sst");
+            std::fs::write(&path, &bytes).unwrap();
+            if let Ok(table) = Table::open(1, &path) {
+                let counters = Counters::default();
+                let _ = table.get(b"key", &counters);
+            }
+        }
+    }
+}
