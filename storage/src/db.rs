@@ -339,10 +339,11 @@ impl Shared {
     /// while too many frozen memtables or level-0 tables wait for background work.
     fn rotate(&self, log: &mut LogState) -> Result<()> {
         self.stall_while_behind()?;
+        // Whatever the policy, a segment is durable before the next one exists: only the last
+        // segment can have a torn tail, so recovery treats damage anywhere else as corruption.
+        log.writer.sync().map_err(|e| self.poison(e))?;
         let id = self.alloc_file_id();
         let writer = LogWriter::create(&self.dir, id).map_err(|e| self.poison(e))?;
-        // The old segment's data is only needed until its flush, but it must survive until then.
-        log.writer.sync().map_err(|e| self.poison(e))?;
         log.writer = writer;
         log.frozen += 1;
         {

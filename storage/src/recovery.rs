@@ -58,8 +58,9 @@ pub(crate) fn recover(dir: &Path, opts: &Options, _counters: &Arc<Counters>) -> 
     let mut recovered: Vec<Arc<Table>> = Vec::new();
     let mut mem = MemTable::new(0, opts.memtable_bytes);
     let mut seq = 1;
+    let newest = logs.last().copied();
     for id in logs {
-        replay_segment(&log_path(dir, id), |ops| {
+        replay_segment(&log_path(dir, id), Some(id) == newest, |ops| {
             for (key, value) in ops {
                 mem.insert(key, seq, value);
                 seq += 1;
