@@ -213,25 +213,26 @@ mod tests {
         assert_eq!(parse_log_name("00000000000000000007.log"), Some(7));
     }
 
-    #[test]
-    fn torn_tail_is_truncated() {
-        let dir = tempfile::tempdir().unwrap();
-        let (path, ends) = write_records(dir.path(), 3);
-        let file = OpenOptions::new().write(true).open(&path).unwrap();
-        file.set_len(ends[2] - 3).unwrap();
-        assert_eq!(count(&path).unwrap(), 2);
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), ends[1]);
+    fn assert_corruption_at(result: Result<()>, expected: u64) {
+        match result {
+            Err(Error::Corruption { offset, .. }) => assert_eq!(offset, expected),
+            other => panic!("expected corruption at {expected}, got {other:?}"),
+        }
     }
 
     #[test]
-    fn torn_tail_of_a_sealed_segment_is_corruption() {
-        let dir = tempfile::tempdir().unwrap();
-        let (path, ends) = write_records(dir.path(), 3);
-        let file = OpenOptions::new().write(true).open(&path).unwrap();
-        file.set_len(ends[2] - 3).unwrap();
-        match replay_segment(&path, false, |_| {}) {
-            Err(Error::Corruption { offset, .. }) => assert_eq!(offset, ends[1]),
-            other => panic!("expected corruption, got {other:?}"),
+    fn torn_tail_is_truncated_in_the_newest_segment_only() {
+        for last in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let (path, ends) = write_records(dir.path(), 3);
+            let file = OpenOptions::new().write(true).open(&path).unwrap();
+            file.set_len(ends[2] - 3).unwrap();
+            if last {
+                assert_eq!(count(&path).unwrap(), 2);
+                assert_eq!(std::fs::metadata(&path).unwrap().len(), ends[1]);
+            } else {
+                assert_corruption_at(replay_segment(&path, false, |_| {}), ends[1]);
+            }
         }
     }
 
@@ -242,9 +243,6 @@ mod tests {
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[ends[0] as usize + 10] ^= 0x40;
         std::fs::write(&path, &bytes).unwrap();
-        match count(&path) {
-            Err(Error::Corruption { offset, .. }) => assert_eq!(offset, ends[0]),
-            other => panic!("expected corruption, got {other:?}"),
-        }
+        assert_corruption_at(count(&path).map(drop), ends[0]);
     }
 }
