@@ -100,10 +100,13 @@ impl DbInner {
         opts.max_levels = opts.max_levels.max(2);
         opts.max_immutable_memtables = opts.max_immutable_memtables.max(1);
         opts.l0_compaction_trigger = opts.l0_compaction_trigger.max(1);
+        if let SyncPolicy::Interval(every) = opts.sync {
+            opts.sync = SyncPolicy::Interval(every.max(std::time::Duration::from_millis(1)));
+        }
         // Writers stalled on level 0 wait for a compaction, which must be able to trigger.
         opts.l0_stop_trigger = opts.l0_stop_trigger.max(opts.l0_compaction_trigger + 1);
         let counters = Arc::new(Counters::default());
-        let rec = crate::recovery::recover(dir, &opts, &counters)?;
+        let rec = crate::recovery::recover(dir, &opts)?;
         let l0 = rec.version.levels[0].len();
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
