@@ -14,6 +14,8 @@ fn orphans_are_removed_and_live_data_kept() {
         db.put(&common::key(i), b"value").unwrap();
     }
     db.flush().unwrap();
+    // Flushed segments are deleted: only the active one remains.
+    assert_eq!(common::files_ending(dir.path(), ".log").len(), 1);
     db.close().unwrap();
     let live_tables = common::files_ending(dir.path(), ".sst");
     assert!(!live_tables.is_empty());
