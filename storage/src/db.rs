@@ -14,7 +14,9 @@
 //!
 //! Visibility: a write becomes visible when the leader publishes `visible_seq` after the group
 //! is in the log (fsynced under `SyncPolicy::Always`) and in the memtable, so readers never see
-//! a write that a crash could still take back, nor half of a batch.
+//! half of a batch, and under `Always` never a write that a crash could still take back.
+//! A write whose log write or fsync failed has an unknown outcome (its bytes may still reach
+//! the disk and be replayed on reopen), like in any engine; every acknowledged write is kept.
 
 use std::fs::File;
 use std::ops::Bound;
@@ -308,7 +310,7 @@ impl Shared {
     fn commit_group(&self, group: Vec<WriteBatch>) -> Result<()> {
         self.check_poisoned()?;
         let mut log = self.log.lock();
-        // Only this leader (holding `log`) switches memtables, so `mem` stays the active one.
+        // Memtables are only switched under `log`, which we hold: `mem` stays the active one.
         let mut mem = Arc::clone(&self.current().mem);
         if mem.approximate_bytes() >= self.opts.memtable_bytes && !mem.is_empty() {
             self.rotate(&mut log)?;
