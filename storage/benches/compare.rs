@@ -9,7 +9,9 @@
 //! memtables and 4 KiB blocks (both engines' defaults), bloom filters on (both defaults);
 //! non-sync fills hand writes to the OS without fsync (ringkv `SyncPolicy::Never`, fjall's
 //! default `insert`); fillsync fsyncs before each write returns (ringkv `SyncPolicy::Always`
-//! with group commit, fjall `insert` + `persist(PersistMode::SyncData)`), 8 threads.
+//! with group commit, fjall `insert` + `persist(PersistMode::SyncData)`), 8 threads. fjall
+//! keeps its other defaults (32 MiB block cache, leveled compaction, worker threads = cores);
+//! ringkv has no block cache and reads blocks through the OS page cache.
 //!
 //! The engines run side by side, alternating in chunks of 50,000 operations, so that load
 //! from other processes on a shared machine is spread over both alike.
