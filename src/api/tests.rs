@@ -122,6 +122,19 @@ async fn put_get_update_delete_round_trip_with_falsy_values() {
             json!({"value": serde_json::from_str::<Value>(value).unwrap()})
         );
     }
+    let big = r#"{"value": [123456789012345678901234567890, -1.0]}"#;
+    assert_eq!(h.put("big", big).await.status, StatusCode::CREATED);
+    let raw = h
+        .app
+        .clone()
+        .oneshot(Request::get("/items/big").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let text = raw.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(
+        &text[..],
+        br#"{"value":[123456789012345678901234567890,-1.0]}"#
+    );
     assert_eq!(
         h.put("this%20is%20key", r#"{"value": 1}"#).await.status,
         StatusCode::CREATED
