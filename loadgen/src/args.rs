@@ -101,7 +101,25 @@ pub(crate) struct Plan {
     pub timeout: Duration,
 }
 
+/// `BenchArgs` as a command of its own, for [`BenchArgs::try_parse_from`].
+#[derive(clap::Parser)]
+#[command(name = "bench")]
+struct Standalone {
+    #[command(flatten)]
+    args: BenchArgs,
+}
+
 impl BenchArgs {
+    /// Parses arguments given as strings (the first is the program name), for tests and for
+    /// embedders that do not go through the node's CLI.
+    pub fn try_parse_from<I, T>(argv: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        <Standalone as clap::Parser>::try_parse_from(argv).map(|s| s.args)
+    }
+
     /// Checks every argument and resolves the defaults that depend on others.
     pub(crate) fn plan(&self) -> Result<Plan, BenchError> {
         positive("clients", self.clients as u64)?;
@@ -216,24 +234,20 @@ fn clock_seed() -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: BenchArgs,
-    }
-
     fn parse(argv: &[&str]) -> BenchArgs {
-        Cli::try_parse_from(std::iter::once("bench").chain(argv.iter().copied()))
+        BenchArgs::try_parse_from(std::iter::once("bench").chain(argv.iter().copied()))
             .expect("arguments parse")
-            .args
     }
 
     fn plan(argv: &[&str]) -> Result<Plan, BenchError> {
         parse(argv).plan()
+    }
+
+    #[test]
+    fn the_clap_definition_is_consistent() {
+        <Standalone as clap::CommandFactory>::command().debug_assert();
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! the last of them, so throughput is answers over the time they took.
 //!
 //! Prefill: the same number of tasks write every key once (key `i` through node `i mod nodes`),
-//! retrying a failed write a few times; a key still unwritten after that aborts the run, since its
+//! retrying a failed write a few times (on the next node, after a growing pause); a key still unwritten after that aborts the run, since its
 //! reads would then count as errors.
 
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use crate::args::Plan;
+use crate::args::{Plan, Stop};
 use crate::client::Cluster;
 use crate::error::BenchError;
 use crate::progress::{Counters, Goal, Progress};
@@ -25,7 +25,10 @@ use crate::stats::{Failure, Recorder, Verdict, classify};
 use crate::workload::{Op, Workload};
 
 /// Write attempts per key during the prefill.
-const PREFILL_ATTEMPTS: u32 = 3;
+const PREFILL_ATTEMPTS: u32 = 5;
+
+/// Pause before the first retry of a prefill write; doubled before each further one.
+const PREFILL_BACKOFF: Duration = Duration::from_millis(20);
 
 /// Runs the whole benchmark.
 pub(crate) async fn execute(plan: Plan) -> Result<Report, BenchError> {
@@ -68,11 +71,11 @@ async fn measure(cluster: &Cluster, plan: &Arc<Plan>) -> Result<(Recorder, Durat
     let counters = Arc::new(Counters::default());
     let issued = Arc::new(AtomicU64::new(0));
     let goal = match plan.stop {
-        crate::args::Stop {
+        Stop {
             duration: None,
             requests: Some(n),
         } => Goal::Count(n),
-        crate::args::Stop { duration, .. } => Goal::Time(duration.unwrap_or_default()),
+        Stop { duration, .. } => Goal::Time(duration.unwrap_or_default()),
     };
     let started = Instant::now();
     let deadline = plan.stop.duration.map(|d| started + d);
@@ -231,7 +234,7 @@ async fn prefill_writer(
                 }
             }
             if attempt < PREFILL_ATTEMPTS {
-                tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                tokio::time::sleep(PREFILL_BACKOFF * 2u32.pow(attempt - 1)).await;
             }
         }
         if let Some(failure) = failure {

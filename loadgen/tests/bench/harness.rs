@@ -13,7 +13,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use clap::Parser;
 use ringkv_loadgen::{BenchArgs, Report};
 use serde_json::{Value, json};
 
@@ -211,17 +210,10 @@ async fn put_item(
     )
 }
 
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: BenchArgs,
-}
-
 /// `ringkv bench` arguments as a user would type them.
 pub fn args(argv: &[&str]) -> BenchArgs {
-    Cli::try_parse_from(std::iter::once("bench").chain(argv.iter().copied()))
+    BenchArgs::try_parse_from(std::iter::once("bench").chain(argv.iter().copied()))
         .expect("valid bench arguments")
-        .args
 }
 
 /// Runs the benchmark with a deadline, so a hang fails the test instead of stalling it.

@@ -1,5 +1,6 @@
 //! `--prefill` writes every key once (retrying injected 503s) before measuring, so a read-only
-//! run then hits on every read.
+//! run then hits on every read. One client keeps the injected failures deterministic: every 4th
+//! PUT fails and its retry, the 5th, succeeds.
 
 use crate::harness::{Faults, TestNode, bench};
 
