@@ -186,15 +186,19 @@ impl fmt::Display for Report {
                 p.keys, p.elapsed_secs, p.attempts
             )?;
         }
-        writeln!(
+        write!(
             f,
-            "ran {:.2} s: {} requests, {} ok, {} misses, {} errors\n",
+            "ran {:.2} s: {} requests, {} ok, {} misses, {} errors",
             self.elapsed_secs,
             self.total.requests(),
             self.total.ok,
             self.total.misses,
             self.total.errors.total()
         )?;
+        if self.reads.siblings > 0 {
+            write!(f, " ({} reads found siblings: 300)", self.reads.siblings)?;
+        }
+        writeln!(f, "\n")?;
         write!(f, "{}", self.throughput_table())?;
         if self.total.errors.total() > 0 {
             write!(f, "\n{}", self.error_table())?;
@@ -389,7 +393,7 @@ mod tests {
         let text = sample().to_string();
         let expected = "\
 ringkv bench: 2 node(s), 64 clients, 10000 keys, 100-byte values, read ratio 0.50, r=default w=3, seed 42
-ran 10.00 s: 3002 requests, 2493 ok, 500 misses, 9 errors
+ran 10.00 s: 3002 requests, 2493 ok, 500 misses, 9 errors (3 reads found siblings: 300)
 
 op     ops/s    ok  misses  errors  p50 ms  p90 ms  p99 ms  p99.9 ms  max ms
 read   150.0  1000     500       2   1.500   3.000   6.000    12.000  24.000
