@@ -2,9 +2,10 @@
 //!
 //! Measured phase: `clients` tasks, each a closed loop (send a request, wait for the whole answer,
 //! record it, send the next), rotating over the nodes from a different starting node per client.
-//! A client stops before its next request once the deadline has passed or the shared request
-//! budget is spent; requests already in flight finish and count, and the elapsed time runs until
-//! the last of them, so throughput is answers over the time they took.
+//! A client stops before its next request once the deadline has passed, the shared request
+//! budget is spent, or the run was interrupted (the `interrupt` future, Ctrl-C for `run`);
+//! requests already in flight finish and count, and the elapsed time runs until the last of them,
+//! so throughput is answers over the time they took.
 //!
 //! Prefill: the same number of tasks write every key once (key `i` through node `i mod nodes`),
 //! retrying a failed write a few times (on the next node, after a growing pause); a key still unwritten after that aborts the run, since its
@@ -30,8 +31,12 @@ const PREFILL_ATTEMPTS: u32 = 5;
 /// Pause before the first retry of a prefill write; doubled before each further one.
 const PREFILL_BACKOFF: Duration = Duration::from_millis(20);
 
-/// Runs the whole benchmark.
-pub(crate) async fn execute(plan: Plan) -> Result<Report, BenchError> {
+/// Runs the whole benchmark; `interrupt` completing ends the measured phase early (the report
+/// then covers what was done and says it was interrupted).
+pub(crate) async fn execute(
+    plan: Plan,
+    interrupt: impl Future<Output = ()>,
+) -> Result<Report, BenchError> {
     let cluster = Cluster::new(plan.nodes.clone(), plan.r, plan.w, plan.timeout);
     let plan = Arc::new(plan);
     let prefill = if plan.prefill {
@@ -39,10 +44,11 @@ pub(crate) async fn execute(plan: Plan) -> Result<Report, BenchError> {
     } else {
         None
     };
-    let (recorder, elapsed) = measure(&cluster, &plan).await?;
+    let (recorder, elapsed, interrupted) = measure(&cluster, &plan, interrupt).await?;
     Ok(Report {
         settings: settings(&plan),
         prefill,
+        interrupted,
         elapsed_secs: elapsed.as_secs_f64(),
         reads: recorder.reads.summarize(elapsed),
         writes: recorder.writes.summarize(elapsed),
@@ -66,10 +72,16 @@ fn settings(plan: &Plan) -> Settings {
     }
 }
 
-/// The measured phase: returns every client's figures merged, and the wall time it took.
-async fn measure(cluster: &Cluster, plan: &Arc<Plan>) -> Result<(Recorder, Duration), BenchError> {
+/// The measured phase: returns every client's figures merged, the wall time it took, and
+/// whether `interrupt` cut it short.
+async fn measure(
+    cluster: &Cluster,
+    plan: &Arc<Plan>,
+    interrupt: impl Future<Output = ()>,
+) -> Result<(Recorder, Duration, bool), BenchError> {
     let counters = Arc::new(Counters::default());
     let issued = Arc::new(AtomicU64::new(0));
+    let halt = Arc::new(AtomicBool::new(false));
     let goal = match plan.stop {
         Stop {
             duration: None,
@@ -88,17 +100,29 @@ async fn measure(cluster: &Cluster, plan: &Arc<Plan>) -> Result<(Recorder, Durat
             plan: plan.clone(),
             counters: counters.clone(),
             issued: issued.clone(),
+            halt: halt.clone(),
             deadline,
         };
         clients.spawn(client.run());
     }
     let mut merged = Recorder::new();
-    while let Some(joined) = clients.join_next().await {
-        merged.merge(&joined??);
+    let mut interrupt = std::pin::pin!(interrupt);
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            joined = clients.join_next() => match joined {
+                Some(joined) => merged.merge(&joined??),
+                None => break,
+            },
+            () = &mut interrupt, if !interrupted => {
+                interrupted = true;
+                halt.store(true, Ordering::Relaxed);
+            }
+        }
     }
     let elapsed = started.elapsed();
     progress.finish();
-    Ok((merged, elapsed))
+    Ok((merged, elapsed, interrupted))
 }
 
 /// One closed-loop client of the measured phase.
@@ -109,6 +133,8 @@ struct Client {
     counters: Arc<Counters>,
     /// Requests started by all clients, against `--requests`.
     issued: Arc<AtomicU64>,
+    /// Set when the run is interrupted.
+    halt: Arc<AtomicBool>,
     deadline: Option<Instant>,
 }
 
@@ -137,9 +163,10 @@ impl Client {
         Ok(recorder)
     }
 
-    /// Whether another request may start: the deadline has not passed and the budget allows one.
+    /// Whether another request may start: not interrupted, the deadline has not passed, and the
+    /// budget allows one.
     fn may_send(&self) -> bool {
-        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+        if self.halt.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d) {
             return false;
         }
         match self.plan.stop.requests {

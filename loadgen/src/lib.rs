@@ -31,11 +31,19 @@ pub use report::{ErrorCounts, Latency, OpReport, PrefillReport, Report, Settings
 
 /// Drives the cluster and prints the report: an aligned table, or JSON with `--json`.
 ///
-/// Fails on invalid arguments, on a prefill that could not write every key, and after printing
-/// the report when not a single request succeeded (so scripts notice a cluster that is down).
+/// Ctrl-C during the measured phase stops the clients early and still prints the report (marked
+/// interrupted). Fails on invalid arguments, on a prefill that could not write every key, and
+/// after printing the report when not a single request succeeded (so scripts notice a cluster
+/// that is down).
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let json = args.json;
-    let report = run_with_report(args).await?;
+    // If the signal handler cannot be installed, Ctrl-C keeps its default effect (exit at once).
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let report = run_until(args, interrupt).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -53,6 +61,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
 /// Runs the benchmark and returns its figures without printing them.
 pub async fn run_with_report(args: BenchArgs) -> Result<Report, BenchError> {
+    run_until(args, std::future::pending()).await
+}
+
+/// Like [`run_with_report`], but the measured phase ends early once `interrupt` completes (for
+/// embedders with their own shutdown signal; the report is then marked interrupted).
+pub async fn run_until(
+    args: BenchArgs,
+    interrupt: impl Future<Output = ()>,
+) -> Result<Report, BenchError> {
     let plan = args.plan()?;
-    driver::execute(plan).await
+    driver::execute(plan, interrupt).await
 }

@@ -42,7 +42,8 @@ pub(crate) enum Goal {
     Time(Duration),
 }
 
-/// A running bar; [`Progress::finish`] stops the ticker and clears the bar.
+/// A running bar; dropping it (or [`Progress::finish`]) stops the ticker and clears the bar,
+/// also when a run ends early with an error.
 pub(crate) struct Progress {
     bar: ProgressBar,
     ticker: Option<JoinHandle<()>>,
@@ -78,7 +79,13 @@ impl Progress {
     }
 
     pub fn finish(self) {
-        if let Some(ticker) = self.ticker {
+        drop(self);
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(ticker) = self.ticker.take() {
             ticker.abort();
         }
         self.bar.finish_and_clear();

@@ -154,6 +154,8 @@ pub struct PrefillReport {
 pub struct Report {
     pub settings: Settings,
     pub prefill: Option<PrefillReport>,
+    /// The measured phase was cut short (Ctrl-C) before its deadline or request count.
+    pub interrupted: bool,
     /// Wall time of the measured phase, in seconds.
     pub elapsed_secs: f64,
     pub reads: OpReport,
@@ -188,8 +190,13 @@ impl fmt::Display for Report {
         }
         write!(
             f,
-            "ran {:.2} s: {} requests, {} ok, {} misses, {} errors",
+            "ran {:.2} s{}: {} requests, {} ok, {} misses, {} errors",
             self.elapsed_secs,
+            if self.interrupted {
+                " (interrupted)"
+            } else {
+                ""
+            },
             self.total.requests(),
             self.total.ok,
             self.total.misses,
@@ -350,6 +357,7 @@ mod tests {
                 seed: 42,
             },
             prefill: None,
+            interrupted: false,
             elapsed_secs: 10.0,
             reads: OpReport {
                 ok: 1000,

@@ -5,6 +5,7 @@ mod harness;
 
 mod counts_match_the_server;
 mod duration_stops_the_run;
+mod interrupt_ends_the_run_early;
 mod prefill_makes_reads_hit;
 mod quorum_overrides_in_the_query;
 mod requests_spread_over_nodes;
