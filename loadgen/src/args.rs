@@ -1,7 +1,7 @@
-//! Command-line arguments of `ringkv bench` and their validation into a [`Plan`].
+//! Command-line arguments of `ringkv bench` and their validation into a `Plan`.
 //!
 //! `BenchArgs` is what clap parses (the node's CLI flattens it into its `bench` subcommand);
-//! [`BenchArgs::plan`] checks every value once, up front, so the request loops never meet a bad
+//! `BenchArgs::plan` checks every value once, up front, so the request loops never meet a bad
 //! setting. Invariants of a `Plan`: at least one node, each a plain `http://` base URL without a
 //! trailing slash; counts are positive; the read ratio is within `0.0..=1.0`; the run stops (a
 //! duration, a request count, or both).

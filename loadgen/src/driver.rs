@@ -8,8 +8,8 @@
 //! so throughput is answers over the time they took.
 //!
 //! Prefill: the same number of tasks write every key once (key `i` through node `i mod nodes`),
-//! retrying a failed write a few times (on the next node, after a growing pause); a key still unwritten after that aborts the run, since its
-//! reads would then count as errors.
+//! retrying a failed write a few times (on the next node, after a growing pause); a key still
+//! unwritten after that aborts the run, since its reads would then count as errors.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -7,8 +7,8 @@
 //!
 //! A tour, in the order a run goes:
 //! - [`args`]: [`BenchArgs`] (the clap arguments the node's CLI embeds) validated into a plan;
-//! - [`workload`](crate::workload): key names, the read/write mix, value bodies (seeded);
-//! - [`client`](crate::client): the pooled keep-alive HTTP client and the two requests;
+//! - `workload`: key names, the read/write mix, value bodies (seeded);
+//! - `client`: the pooled keep-alive HTTP client and the two requests;
 //! - `driver`: the optional prefill and the measured phase, one task per client;
 //! - `stats`: per-client HDR histograms and counters, merged at the end;
 //! - [`report`]: the [`Report`] value, its table and its JSON;
