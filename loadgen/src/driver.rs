@@ -206,20 +206,20 @@ async fn prefill(cluster: &Cluster, plan: &Arc<Plan>) -> Result<PrefillReport, B
             state.clone(),
         ));
     }
-    let mut last_failure = None;
+    let mut first_failure = None;
     while let Some(joined) = writers.join_next().await {
         if let Some(failure) = joined?? {
-            last_failure = Some(failure);
+            first_failure.get_or_insert(failure);
         }
     }
     progress.finish();
-    if let Some(last) = last_failure {
-        let written = state.counters.done();
+    if let Some((key, last)) = first_failure {
         return Err(BenchError::Prefill {
-            failed: keys - written.min(keys),
-            total: keys,
+            key,
             attempts: PREFILL_ATTEMPTS,
             last: last.to_string(),
+            written: state.counters.done(),
+            total: keys,
         });
     }
     Ok(PrefillReport {
@@ -229,14 +229,14 @@ async fn prefill(cluster: &Cluster, plan: &Arc<Plan>) -> Result<PrefillReport, B
     })
 }
 
-/// One prefill task: takes the next unwritten key until none is left; returns the failure that
-/// stopped the prefill, if this task hit one.
+/// One prefill task: takes the next unwritten key until none is left; returns the key it could
+/// not write and its last failure, if this task is what stopped the prefill.
 async fn prefill_writer(
     task: u64,
     cluster: Cluster,
     plan: Arc<Plan>,
     state: Arc<PrefillState>,
-) -> Result<Option<Failure>, BenchError> {
+) -> Result<Option<(String, Failure)>, BenchError> {
     let mut workload = Workload::new(plan.seed, task, plan.read_ratio, plan.keys);
     let body = workload.value_body(plan.value_size);
     let keys = plan.keys.count();
@@ -266,7 +266,7 @@ async fn prefill_writer(
         }
         if let Some(failure) = failure {
             state.failed.store(true, Ordering::Relaxed);
-            return Ok(Some(failure));
+            return Ok(Some((key, failure)));
         }
         state.counters.finished(false);
     }

@@ -51,18 +51,20 @@ pub enum BenchError {
     },
     /// `--prefill` could not write every key, so reads would measure misses instead of hits.
     #[error(
-        "prefill failed: {failed} of {total} keys could not be written after {attempts} attempts each \
-         (last failure: {last})"
+        "prefill failed: key {key} could not be written in {attempts} attempts (last failure: \
+         {last}); {written} of {total} keys were written before the prefill stopped"
     )]
     Prefill {
-        /// Keys left unwritten.
-        failed: u64,
+        /// The first key that could not be written.
+        key: String,
+        /// Attempts made for it.
+        attempts: u32,
+        /// Its last failure, e.g. `HTTP 503` or `transport: connect`.
+        last: String,
+        /// Keys written before the prefill stopped.
+        written: u64,
         /// Keys in the key space.
         total: u64,
-        /// Attempts made per key.
-        attempts: u32,
-        /// The last failure seen, e.g. `HTTP 503` or `transport: connect`.
-        last: String,
     },
     /// A client task panicked or was cancelled (a bug in the tool).
     #[error("a client task failed: {0}")]

@@ -32,7 +32,10 @@ async fn unreachable_node_counts_transport_errors() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, BenchError::Prefill { total: 10, last, .. } if last == "transport: connect"),
+        matches!(
+            &err,
+            BenchError::Prefill { total: 10, written: 0, last, .. } if last == "transport: connect"
+        ),
         "{err}"
     );
 }
