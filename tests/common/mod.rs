@@ -1,0 +1,635 @@
+//! Shared harness for the black-box cluster tests: real `ringkv serve` processes on real sockets.
+//!
+//! - [`Node`] is one child process: started with `--port 0`, a data dir of its own and `--set` overrides;
+//!   ready once it printed `listening on <URL>` on stdout (read with a deadline). It can be killed with
+//!   SIGKILL, stopped with SIGTERM, and restarted on the same port with the same data dir and node id.
+//!   Its stderr (the logs) goes to a file beside the data dir; the tail is printed when a test panics.
+//! - [`Cluster`] owns the nodes and the temp dir; [`ClusterBuilder`] starts N nodes, joins them with
+//!   `POST /peers` and waits until every node's `GET /peers` lists all the others.
+//! - [`Http`] is a blocking client returning [`Resp`] (status, headers, body, read whole); helpers
+//!   build `/items/{key}` URLs with the key percent-encoded as one path segment.
+//! - [`wait_until`] polls a condition until a deadline: tests never sleep a fixed time.
+//!
+//! Invariants: every child is killed and reaped when its `Node` drops (also on panic), and the temp
+//! dir goes after the nodes (field order of `Cluster`). Children never inherit `RINGKV_*`, `PORT` or
+//! `HOST` from the test environment and run in the temp dir, so no stray `config.toml` is read.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::Value;
+
+/// Deadline for conditions that depend on the machine's load (startup, membership, expiry).
+/// Generous on purpose: the machine may have 2 busy cores.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// How often [`wait_until`] re-checks its condition.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Everything but the RFC 3986 unreserved characters is percent-encoded in a path segment.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes `key` as one path segment (`a b/c` -> `a%20b%2Fc`).
+pub fn encode(key: &str) -> String {
+    utf8_percent_encode(key, SEGMENT).to_string()
+}
+
+/// Polls `check` until it returns `Some`, or panics naming `what` after `deadline`.
+/// The last `Err` message of the condition is included in the panic, to show what was seen.
+pub fn wait_until<T>(
+    what: &str,
+    deadline: Duration,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
+    let start = Instant::now();
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(last) if start.elapsed() >= deadline => {
+                panic!("timed out after {deadline:?} waiting until {what}; last seen: {last}")
+            }
+            Err(_) => thread::sleep(POLL),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------------------------
+
+/// One HTTP answer, read whole.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Resp {
+    /// The body parsed as JSON; panics (showing the body) if it is not JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {} body is not JSON ({e}): {:?}",
+                self.status, self.body
+            )
+        })
+    }
+
+    /// The `X-Context` header, if any.
+    pub fn context(&self) -> Option<String> {
+        self.header("x-context")
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// Asserts the status and returns `self`, showing the body on mismatch.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self
+    }
+
+    /// Asserts this is an error of `status` with a JSON body `{"detail": "<non-empty string>"}`
+    /// and returns the detail.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16) -> String {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self.error_detail()
+    }
+
+    /// Asserts the body is `{"detail": "<non-empty string>"}` (JSON content type) and returns the detail.
+    #[track_caller]
+    pub fn error_detail(&self) -> String {
+        let ct = self.header("content-type").unwrap_or_default();
+        assert!(
+            ct.starts_with("application/json"),
+            "status {} error has content-type {ct:?}, not JSON; body: {:?}",
+            self.status,
+            self.body
+        );
+        let body = self.json();
+        let detail = body
+            .get("detail")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| {
+                panic!(
+                    "status {} error body has no string \"detail\": {body}",
+                    self.status
+                )
+            });
+        assert!(!detail.trim().is_empty(), "empty detail in {body}");
+        detail.to_owned()
+    }
+}
+
+/// A blocking HTTP client shared by a test (cheap to clone: pooled connections inside).
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::blocking::Client,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Http {
+    pub fn new() -> Self {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .no_proxy()
+            .build()
+            .expect("building the HTTP client");
+        Self { client }
+    }
+
+    /// Sends one request; `Err` on transport failure (refused, reset, timeout).
+    pub fn try_send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Resp, reqwest::Error> {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("valid method");
+        let mut req = self.client.request(method, url);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        if let Some(body) = body {
+            req = req.body(body);
+        }
+        let resp = req.send()?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.text()?;
+        Ok(Resp {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Sends one request with a raw body; panics on transport failure.
+    #[track_caller]
+    pub fn raw(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Resp {
+        self.try_send(method, url, headers, body)
+            .unwrap_or_else(|e| panic!("{method} {url} failed: {e}"))
+    }
+
+    /// Sends one request with a JSON body (content type set); panics on transport failure.
+    #[track_caller]
+    pub fn json(&self, method: &str, url: &str, headers: &[(&str, &str)], body: &Value) -> Resp {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.raw(method, url, &all, Some(body.to_string().into_bytes()))
+    }
+
+    #[track_caller]
+    pub fn get(&self, url: &str) -> Resp {
+        self.raw("GET", url, &[], None)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes
+// ---------------------------------------------------------------------------------------------
+
+/// One `ringkv serve` child process and what it takes to restart it identically.
+pub struct Node {
+    /// The node id passed with `--node-id` (kept across restarts).
+    pub id: String,
+    /// The public URL printed on the `listening on` line, e.g. `http://127.0.0.1:40123`.
+    pub url: String,
+    pub http: Http,
+    port: u16,
+    data_dir: PathBuf,
+    log_path: PathBuf,
+    cwd: PathBuf,
+    sets: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Node {
+    /// Starts a node in `root/<id>` with `--port 0` and the given `key=value` overrides.
+    pub fn start(root: &Path, id: &str, sets: &[String], http: Http) -> Node {
+        let data_dir = root.join(id).join("data");
+        std::fs::create_dir_all(root.join(id)).expect("creating the node dir");
+        let mut node = Node {
+            id: id.to_owned(),
+            url: String::new(),
+            http,
+            port: 0,
+            data_dir,
+            log_path: root.join(id).join("node.log"),
+            cwd: root.join(id),
+            sets: sets.to_vec(),
+            child: None,
+        };
+        node.spawn_until_listening();
+        node
+    }
+
+    /// The URL of `path` on this node (`path` starts with `/`).
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    /// The URL of `/items/{key}` plus `query` (e.g. `"?w=1"` or `""`).
+    pub fn item(&self, key: &str, query: &str) -> String {
+        format!("{}/items/{}{query}", self.url, encode(key))
+    }
+
+    /// `PUT /items/{key}` with body `{"value": V}`.
+    #[track_caller]
+    pub fn put(&self, key: &str, value: Value) -> Resp {
+        self.http.json(
+            "PUT",
+            &self.item(key, ""),
+            &[],
+            &serde_json::json!({ "value": value }),
+        )
+    }
+
+    /// `GET /items/{key}`.
+    #[track_caller]
+    pub fn get(&self, key: &str) -> Resp {
+        self.http.get(&self.item(key, ""))
+    }
+
+    /// `DELETE /items/{key}` without a context.
+    #[track_caller]
+    pub fn delete(&self, key: &str) -> Resp {
+        self.http.raw("DELETE", &self.item(key, ""), &[], None)
+    }
+
+    /// `GET /items/{key}` must answer 200 and exactly `{"value": V}`; returns V.
+    #[track_caller]
+    pub fn get_value(&self, key: &str) -> Value {
+        let resp = self.get(key);
+        assert_eq!(
+            resp.status, 200,
+            "GET {key:?} on {}: body {}",
+            self.id, resp.body
+        );
+        let body = resp.json();
+        let obj = body.as_object().expect("GET body is an object");
+        assert_eq!(
+            obj.len(),
+            1,
+            "GET body must be exactly {{\"value\": V}}, got {body}"
+        );
+        obj["value"].clone()
+    }
+
+    /// The OS process id while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// SIGKILL, then reap. Acknowledged writes must survive this (storage sync `always`).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then wait (with a deadline) for the exit status. Panics if it does not exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("terminate: node is not running");
+        let sent = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .expect("running kill -TERM");
+        assert!(sent.success(), "kill -TERM {} failed", child.id());
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().expect("waiting for the node") {
+                return status;
+            }
+            if start.elapsed() > DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "node {} did not exit within {DEADLINE:?} of SIGTERM\n{}",
+                    self.id,
+                    self.log_tail(40)
+                );
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    /// Starts the node again on the same port, with the same data dir, node id and overrides.
+    pub fn restart(&mut self) {
+        assert!(
+            self.child.is_none(),
+            "restart: node {} is still running",
+            self.id
+        );
+        self.spawn_until_listening();
+    }
+
+    /// The last `lines` lines of the node's log (stderr), for failure messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let mut text = String::new();
+        if let Ok(mut f) = File::open(&self.log_path) {
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+            let _ = f.read_to_string(&mut text);
+        }
+        let tail: Vec<&str> = text.lines().rev().take(lines).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        format!(
+            "--- last log lines of node {} ---\n{}",
+            self.id,
+            tail.join("\n")
+        )
+    }
+
+    /// Spawns the process, retrying while the port is not yet free again (restart after a kill),
+    /// until it prints `listening on <URL>`.
+    fn spawn_until_listening(&mut self) {
+        let start = Instant::now();
+        loop {
+            match self.spawn_once() {
+                Ok(url) => {
+                    self.url = url;
+                    if self.port == 0 {
+                        self.port = port_of(&self.url);
+                    }
+                    return;
+                }
+                Err(why) if self.port != 0 && start.elapsed() < DEADLINE => {
+                    // A restart can race with the old socket's release; try again.
+                    let _ = why;
+                    thread::sleep(Duration::from_millis(200));
+                }
+                Err(why) => panic!(
+                    "node {} did not become ready: {why}\n{}",
+                    self.id,
+                    self.log_tail(60)
+                ),
+            }
+        }
+    }
+
+    fn spawn_once(&mut self) -> Result<String, String> {
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .map_err(|e| format!("opening the log file: {e}"))?;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ringkv"));
+        cmd.arg("serve")
+            .args(["--host", "127.0.0.1"])
+            .args(["--port", &self.port.to_string()])
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["--node-id", &self.id]);
+        for set in &self.sets {
+            cmd.args(["--set", set]);
+        }
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy().into_owned();
+            if name.starts_with("RINGKV_") || name == "PORT" || name == "HOST" {
+                cmd.env_remove(&name);
+            }
+        }
+        let filter = std::env::var("RINGKV_TEST_LOG").unwrap_or_else(|_| "info".to_owned());
+        cmd.env("RUST_LOG", filter)
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log);
+        let mut child = cmd.spawn().map_err(|e| format!("spawning ringkv: {e}"))?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        let echo = OpenOptions::new().append(true).open(&self.log_path).ok();
+        thread::spawn(move || forward_stdout(stdout, tx, echo));
+        match rx.recv_timeout(DEADLINE) {
+            Ok(url) => {
+                self.child = Some(child);
+                Ok(url)
+            }
+            Err(e) => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                Err(format!(
+                    "no `listening on` line ({e}); exit status {status:?}"
+                ))
+            }
+        }
+    }
+}
+
+/// Reads the child's stdout: sends the URL of the first `listening on <URL>` line, copies every
+/// line to the log file, and keeps draining until EOF so the child never blocks on a full pipe.
+fn forward_stdout(stdout: impl Read, tx: mpsc::Sender<String>, mut echo: Option<File>) {
+    let mut sent = false;
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        if let Some(f) = echo.as_mut() {
+            let _ = writeln!(f, "[stdout] {line}");
+        }
+        if !sent && let Some(url) = line.trim().strip_prefix("listening on ") {
+            sent = true;
+            let _ = tx.send(url.trim().trim_end_matches('/').to_owned());
+        }
+    }
+}
+
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .unwrap_or_else(|| panic!("no port in the listening URL {url:?}"))
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clusters
+// ---------------------------------------------------------------------------------------------
+
+/// N nodes joined into one cluster, and the temp dir holding their data and logs.
+pub struct Cluster {
+    // Field order matters: nodes are killed before the directory is removed.
+    pub nodes: Vec<Node>,
+    pub http: Http,
+    dir: tempfile::TempDir,
+}
+
+/// Starts clusters: `Cluster::builder(3).quorum(3, 2, 2).set("request_timeout_ms", 1500).start()`.
+pub struct ClusterBuilder {
+    size: usize,
+    sets: Vec<String>,
+}
+
+impl ClusterBuilder {
+    /// Adds `--set key=value` to every node.
+    pub fn set(mut self, key: &str, value: impl ToString) -> Self {
+        self.sets.push(format!("{key}={}", value.to_string()));
+        self
+    }
+
+    /// Sets `quorum.n`, `quorum.r`, `quorum.w`.
+    pub fn quorum(self, n: u32, r: u32, w: u32) -> Self {
+        self.set("quorum.n", n)
+            .set("quorum.r", r)
+            .set("quorum.w", w)
+    }
+
+    /// Starts the nodes, joins them with `POST /peers` on the first node, and waits until every
+    /// node's `GET /peers` lists exactly all the others.
+    pub fn start(self) -> Cluster {
+        let dir = tempfile::Builder::new()
+            .prefix("ringkv-test-")
+            .tempdir()
+            .expect("creating a temp dir");
+        let http = Http::new();
+        let nodes: Vec<Node> = (0..self.size)
+            .map(|i| Node::start(dir.path(), &format!("node{i}"), &self.sets, http.clone()))
+            .collect();
+        let cluster = Cluster { nodes, http, dir };
+        for other in &cluster.nodes[1..] {
+            let resp = cluster.http.json(
+                "POST",
+                &cluster.nodes[0].at("/peers"),
+                &[],
+                &serde_json::json!({ "peer_url": other.url }),
+            );
+            assert_eq!(
+                resp.status, 200,
+                "POST /peers {} on {}: {}",
+                other.url, cluster.nodes[0].url, resp.body
+            );
+        }
+        cluster.wait_for_membership();
+        cluster
+    }
+}
+
+impl Cluster {
+    pub fn builder(size: usize) -> ClusterBuilder {
+        assert!(size >= 1);
+        ClusterBuilder {
+            size,
+            sets: Vec::new(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.url.clone()).collect()
+    }
+
+    /// Waits until every running node's `GET /peers` lists exactly the other nodes' URLs.
+    pub fn wait_for_membership(&self) {
+        for node in self.nodes.iter().filter(|n| n.is_running()) {
+            let mut want: Vec<String> = self
+                .nodes
+                .iter()
+                .filter(|n| n.id != node.id)
+                .map(|n| n.url.clone())
+                .collect();
+            want.sort();
+            wait_until(
+                &format!("{} lists all members in GET /peers", node.id),
+                DEADLINE,
+                || {
+                    let got = peer_urls(&node.http, &node.url)?;
+                    if got == want {
+                        Ok(())
+                    } else {
+                        Err(format!("peers {got:?}, want {want:?}"))
+                    }
+                },
+            );
+        }
+    }
+}
+
+/// The sorted `peers` list of `GET {url}/peers`, without trailing slashes.
+pub fn peer_urls(http: &Http, url: &str) -> Result<Vec<String>, String> {
+    let resp = http
+        .try_send("GET", &format!("{url}/peers"), &[], None)
+        .map_err(|e| e.to_string())?;
+    if resp.status != 200 {
+        return Err(format!("status {}: {}", resp.status, resp.body));
+    }
+    let body: Value = serde_json::from_str(&resp.body).map_err(|e| e.to_string())?;
+    let peers = body
+        .get("peers")
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("no peers array in {body}"))?;
+    let mut urls: Vec<String> = peers
+        .iter()
+        .map(|p| {
+            p.as_str()
+                .map(|s| s.trim_end_matches('/').to_owned())
+                .ok_or_else(|| format!("peer {p} is not a string"))
+        })
+        .collect::<Result<_, _>>()?;
+    urls.sort();
+    Ok(urls)
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            for node in &self.nodes {
+                eprintln!("{}", node.log_tail(30));
+            }
+        }
+        for node in &mut self.nodes {
+            node.kill();
+        }
+    }
+}
