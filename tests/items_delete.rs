@@ -6,22 +6,8 @@
 
 mod common;
 
-use common::{Cluster, Node};
+use common::Cluster;
 use serde_json::json;
-
-fn listed_keys(node: &Node, prefix: &str) -> Vec<String> {
-    let url = node.at(&format!(
-        "/items?prefix={}&limit=1000",
-        common::encode(prefix)
-    ));
-    let body = node.http.get(&url).expect(200).json();
-    body["items"]
-        .as_array()
-        .expect("items array")
-        .iter()
-        .map(|item| item["key"].as_str().expect("key string").to_owned())
-        .collect()
-}
 
 #[test]
 fn delete_answers_204_then_404_everywhere_and_the_key_stays_deleted() {
@@ -39,7 +25,7 @@ fn delete_answers_204_then_404_everywhere_and_the_key_stays_deleted() {
     for node in &cluster.nodes {
         node.get("gone").expect_error(404);
         assert_eq!(
-            listed_keys(node, ""),
+            node.list_keys(""),
             vec!["kept".to_owned()],
             "via {}",
             node.id
@@ -60,7 +46,7 @@ fn delete_answers_204_then_404_everywhere_and_the_key_stays_deleted() {
         node.get("gone").expect_error(404);
         assert_eq!(node.get_value("kept"), json!("here"));
         assert_eq!(
-            listed_keys(node, ""),
+            node.list_keys(""),
             vec!["kept".to_owned()],
             "via {}",
             node.id
@@ -94,7 +80,7 @@ fn a_replica_that_missed_the_delete_does_not_bring_the_value_back() {
         for node in &cluster.nodes {
             node.get("zombie").expect_error(404);
             assert!(
-                listed_keys(node, "zombie").is_empty(),
+                node.list_keys("zombie").is_empty(),
                 "listed via {}",
                 node.id
             );

@@ -37,17 +37,6 @@ fn wait_expired_everywhere(cluster: &Cluster, key: &str) {
     }
 }
 
-fn listed_keys(node: &Node, prefix: &str) -> Vec<String> {
-    let url = node.at(&format!("/items?prefix={}", common::encode(prefix)));
-    let body = node.http.get(&url).expect(200).json();
-    body["items"]
-        .as_array()
-        .expect("items array")
-        .iter()
-        .map(|item| item["key"].as_str().expect("key").to_owned())
-        .collect()
-}
-
 #[test]
 fn a_value_with_a_ttl_expires_everywhere_and_others_stay() {
     let cluster = Cluster::builder(3).quorum(3, 2, 2).start();
@@ -68,7 +57,7 @@ fn a_value_with_a_ttl_expires_everywhere_and_others_stay() {
     for node in &cluster.nodes {
         assert_eq!(node.get_value("ttl/forever"), json!("stays"));
         assert_eq!(node.get_value("ttl/long"), json!(0));
-        assert_eq!(listed_keys(node, "ttl/"), vec!["ttl/forever", "ttl/long"]);
+        assert_eq!(node.list_keys("ttl/"), vec!["ttl/forever", "ttl/long"]);
     }
 
     // Expired means absent: the next PUT creates.

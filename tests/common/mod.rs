@@ -126,25 +126,28 @@ impl Resp {
     /// Asserts the body is `{"detail": "<non-empty string>"}` (JSON content type) and returns the detail.
     #[track_caller]
     pub fn error_detail(&self) -> String {
+        self.check_error_body()
+            .unwrap_or_else(|why| panic!("{why}"))
+    }
+
+    /// `Ok(detail)` if the body is `{"detail": "<non-empty string>"}` with a JSON content type.
+    pub fn check_error_body(&self) -> Result<String, String> {
         let ct = self.header("content-type").unwrap_or_default();
-        assert!(
-            ct.starts_with("application/json"),
-            "status {} error has content-type {ct:?}, not JSON; body: {:?}",
-            self.status,
-            self.body
-        );
-        let body = self.json();
-        let detail = body
-            .get("detail")
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| {
-                panic!(
-                    "status {} error body has no string \"detail\": {body}",
-                    self.status
-                )
-            });
-        assert!(!detail.trim().is_empty(), "empty detail in {body}");
-        detail.to_owned()
+        if !ct.starts_with("application/json") {
+            return Err(format!(
+                "status {} error has content-type {ct:?}, not JSON; body: {:.200}",
+                self.status, self.body
+            ));
+        }
+        let body: Value = serde_json::from_str(&self.body)
+            .map_err(|e| format!("status {} error body is not JSON ({e})", self.status))?;
+        match body.get("detail").and_then(Value::as_str) {
+            Some(detail) if !detail.trim().is_empty() => Ok(detail.to_owned()),
+            _ => Err(format!(
+                "status {} error body has no non-empty string \"detail\": {body}",
+                self.status
+            )),
+        }
     }
 }
 
@@ -313,6 +316,24 @@ impl Node {
             "GET body must be exactly {{\"value\": V}}, got {body}"
         );
         obj["value"].clone()
+    }
+
+    /// The keys of the first page (limit 1000) of `GET /items?prefix=P`.
+    #[track_caller]
+    pub fn list_keys(&self, prefix: &str) -> Vec<String> {
+        let url = self.at(&format!("/items?prefix={}&limit=1000", encode(prefix)));
+        let body = self.http.get(&url).expect(200).json();
+        body["items"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no items array in {body}"))
+            .iter()
+            .map(|item| {
+                item["key"]
+                    .as_str()
+                    .expect("item key is a string")
+                    .to_owned()
+            })
+            .collect()
     }
 
     /// The OS process id while running.
