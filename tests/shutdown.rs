@@ -37,7 +37,7 @@ fn sigterm_during_writes_exits_0_and_loses_no_acknowledged_write() {
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    let key = format!("w{t}/{i:06}");
+                    let key = format!("w{t}-{i:06}");
                     let value = (t as u64) << 32 | i;
                     let body = json!({ "value": value }).to_string().into_bytes();
                     let item = format!("{url}/items/{key}");

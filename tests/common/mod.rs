@@ -473,11 +473,17 @@ impl Node {
                 Ok(url)
             }
             Err(e) => {
+                let why = match e {
+                    mpsc::RecvTimeoutError::Timeout => {
+                        format!("no `listening on` line within {DEADLINE:?}")
+                    }
+                    mpsc::RecvTimeoutError::Disconnected => {
+                        "stdout closed before a `listening on` line".to_owned()
+                    }
+                };
                 let _ = child.kill();
                 let status = child.wait().ok();
-                Err(format!(
-                    "no `listening on` line ({e}); exit status {status:?}"
-                ))
+                Err(format!("{why}; exit status {status:?}"))
             }
         }
     }
