@@ -1,7 +1,7 @@
 //! Shared harness for the black-box cluster tests: real `ringkv serve` processes on real sockets.
 //!
-//! - [`Node`] is one child process: started with `--port 0`, a data dir of its own and `--set` overrides;
-//!   ready once it printed `listening on <URL>` on stdout (read with a deadline). It can be killed with
+//! - [`Node`] is one child process: started with `--port 0`, a data dir of its own and `--set` overrides
+//!   (or any [`Launch`]: own node id, environment, `HOST`/`PORT`); ready once it printed `listening on <URL>` on stdout (read with a deadline). It can be killed with
 //!   SIGKILL, stopped with SIGTERM, and restarted on the same port with the same data dir and node id.
 //!   Its stderr (the logs) goes to a file beside the data dir; the tail is printed when a test panics.
 //! - [`Cluster`] owns the nodes and the temp dir; [`ClusterBuilder`] starts N nodes, joins them with
@@ -231,39 +231,79 @@ impl Http {
 // Nodes
 // ---------------------------------------------------------------------------------------------
 
+/// How a node is started, kept to restart it the same way.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    /// `--node-id`; `None` lets the node choose (its public URL's `host:port`, then persisted).
+    pub node_id: Option<String>,
+    /// `--set key=value` overrides, in order.
+    pub sets: Vec<String>,
+    /// Extra environment variables for the child.
+    pub env: Vec<(String, String)>,
+    /// Extra flags after `serve`.
+    pub args: Vec<String>,
+    /// Give host and port through `HOST`/`PORT` instead of `--host`/`--port`.
+    pub address_by_env: bool,
+}
+
+impl Launch {
+    /// `--node-id id` plus `sets`; host and port by flags.
+    pub fn with_id(id: &str, sets: &[String]) -> Self {
+        Launch {
+            node_id: Some(id.to_owned()),
+            sets: sets.to_vec(),
+            env: Vec::new(),
+            args: Vec::new(),
+            address_by_env: false,
+        }
+    }
+}
+
 /// One `ringkv serve` child process and what it takes to restart it identically.
 pub struct Node {
-    /// The node id passed with `--node-id` (kept across restarts).
+    /// The `--node-id` given, or the directory name when the node chose its own id.
     pub id: String,
     /// The public URL printed on the `listening on` line, e.g. `http://127.0.0.1:40123`.
     pub url: String,
     pub http: Http,
+    /// 0 until the first start; then the bound port, reused by restarts.
     port: u16,
     data_dir: PathBuf,
     log_path: PathBuf,
     cwd: PathBuf,
-    sets: Vec<String>,
+    launch: Launch,
     child: Option<Child>,
 }
 
 impl Node {
-    /// Starts a node in `root/<id>` with `--port 0` and the given `key=value` overrides.
+    /// Starts a node in `root/<id>` with `--node-id id`, `--port 0` and the `key=value` overrides.
     pub fn start(root: &Path, id: &str, sets: &[String], http: Http) -> Node {
-        let data_dir = root.join(id).join("data");
-        std::fs::create_dir_all(root.join(id)).expect("creating the node dir");
+        Node::start_with(root, id, Launch::with_id(id, sets), http)
+    }
+
+    /// Starts a node in `root/<name>` (its working dir, holding `data/` and `node.log`) as `launch`
+    /// says, on any free port.
+    pub fn start_with(root: &Path, name: &str, launch: Launch, http: Http) -> Node {
+        let cwd = root.join(name);
+        std::fs::create_dir_all(&cwd).expect("creating the node dir");
         let mut node = Node {
-            id: id.to_owned(),
+            id: launch.node_id.clone().unwrap_or_else(|| name.to_owned()),
             url: String::new(),
             http,
             port: 0,
-            data_dir,
-            log_path: root.join(id).join("node.log"),
-            cwd: root.join(id),
-            sets: sets.to_vec(),
+            data_dir: cwd.join("data"),
+            log_path: cwd.join("node.log"),
+            cwd,
+            launch,
             child: None,
         };
         node.spawn_until_listening();
         node
+    }
+
+    /// The node's working directory (a `config.toml` there is read by default).
+    pub fn cwd(&self) -> &Path {
+        &self.cwd
     }
 
     /// The URL of `path` on this node (`path` starts with `/`).
@@ -390,6 +430,17 @@ impl Node {
         self.spawn_until_listening();
     }
 
+    /// Starts the node again like [`Node::restart`], but on a new free port.
+    pub fn restart_on_new_port(&mut self) {
+        assert!(
+            self.child.is_none(),
+            "restart: node {} is still running",
+            self.id
+        );
+        self.port = 0;
+        self.spawn_until_listening();
+    }
+
     /// The last `lines` lines of the node's log (stderr), for failure messages.
     pub fn log_tail(&self, lines: usize) -> String {
         let mut text = String::new();
@@ -441,21 +492,30 @@ impl Node {
             .open(&self.log_path)
             .map_err(|e| format!("opening the log file: {e}"))?;
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ringkv"));
-        cmd.arg("serve")
-            .args(["--host", "127.0.0.1"])
-            .args(["--port", &self.port.to_string()])
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(["--node-id", &self.id]);
-        for set in &self.sets {
-            cmd.args(["--set", set]);
-        }
         for (name, _) in std::env::vars_os() {
             let name = name.to_string_lossy().into_owned();
             if name.starts_with("RINGKV_") || name == "PORT" || name == "HOST" {
                 cmd.env_remove(&name);
             }
         }
+        let launch = &self.launch;
+        cmd.arg("serve");
+        if launch.address_by_env {
+            cmd.env("HOST", "127.0.0.1")
+                .env("PORT", self.port.to_string());
+        } else {
+            cmd.args(["--host", "127.0.0.1"])
+                .args(["--port", &self.port.to_string()]);
+        }
+        cmd.arg("--data-dir").arg(&self.data_dir);
+        if let Some(id) = &launch.node_id {
+            cmd.args(["--node-id", id]);
+        }
+        for set in &launch.sets {
+            cmd.args(["--set", set]);
+        }
+        cmd.args(&launch.args);
+        cmd.envs(launch.env.iter().map(|(k, v)| (k, v)));
         let filter = std::env::var("RINGKV_TEST_LOG").unwrap_or_else(|_| "info".to_owned());
         cmd.env("RUST_LOG", filter)
             .current_dir(&self.cwd)
