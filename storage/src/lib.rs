@@ -1,13 +1,50 @@
 //! ringkv-storage: the LSM engine each ringkv node keeps its replicas in.
 //!
-//! CONTRACT SKELETON. The public API below is what the node (root package) codes against; the
-//! implementation replaces every `todo!()` and may add items, but must keep these signatures.
-//! Keys and values are bytes. The engine is synchronous and knows nothing of tokio.
+//! Keys and values are bytes. The engine is synchronous and knows nothing of tokio: the node calls
+//! it from blocking threads. A tour of the crate, following a write and then a read:
+//!
+//! - [`batch`]: [`WriteBatch`], the unit of atomicity; every `put`/`delete` is a batch of one.
+//! - `db`: [`Db`], the handle; writers queue up and a leader commits the whole queue as one log
+//!   record with one fsync (group commit), then applies it to the active memtable.
+//! - `wal`: the commit log, segment files of length + crc32 framed records; recovery replays
+//!   the valid prefix, truncates a torn tail and reports corruption in the middle.
+//! - `memtable`: a lock-free skiplist of `(key, seq)` versions with a size budget; full
+//!   memtables are frozen and flushed by a background thread (`worker`).
+//! - `sst`: immutable sorted tables: checksummed blocks, a block index, a bloom filter and a
+//!   footer with magic and format version.
+//! - `version`: an immutable snapshot of the table set plus memtables, swapped atomically;
+//!   readers clone an `Arc` of it and never block writers.
+//! - `manifest`: the durable list of live tables, rewritten atomically on every change.
+//! - `compaction`: the leveled policy (a pure function over a snapshot) and the merge that
+//!   executes it, with tombstone dropping and the [`CompactionFilter`] hook.
+//! - `iter`: the merging iterator behind `get` and [`Scan`]: newest source wins, tombstones hide.
+//!
+//! Durability contract: with [`SyncPolicy::Always`] a write returns only after the log record
+//! holding it is fsynced, and it becomes visible to readers only then. A failed fsync or a failed
+//! background flush/compaction poisons the engine: later writes return [`Error::Poisoned`].
 
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+
+mod batch;
+mod codec;
+mod compaction;
+mod db;
+mod iter;
+mod manifest;
+mod memtable;
+mod recovery;
+mod sst;
+mod stats;
+mod version;
+mod wal;
+mod worker;
+
+pub use batch::WriteBatch;
+pub use iter::Scan;
+pub use stats::Stats;
 
 /// Everything that can go wrong in the engine.
 #[derive(Debug, thiserror::Error)]
@@ -65,111 +102,119 @@ pub struct Options {
     /// Bloom filter false-positive rate per table.
     pub bloom_fp_rate: f64,
     pub compaction_filter: Option<Arc<dyn CompactionFilter>>,
+    /// Frozen memtables allowed to wait for their flush before writers stall (back-pressure).
+    pub max_immutable_memtables: usize,
+    /// Number of level-0 tables that triggers a level-0 compaction.
+    pub l0_compaction_trigger: usize,
+    /// Number of level-0 tables at which writers stall until compaction catches up.
+    pub l0_stop_trigger: usize,
+    /// Target total size of level 1; each deeper level is `level_multiplier` times larger.
+    pub level1_bytes: u64,
+    pub level_multiplier: u64,
+    /// Number of levels, level 0 included (the last one is never compacted further).
+    pub max_levels: usize,
+    /// Compaction output is cut into tables of about this size.
+    pub table_bytes: u64,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        todo!()
+        Options {
+            sync: SyncPolicy::Interval(Duration::from_millis(100)),
+            memtable_bytes: 64 << 20,
+            block_bytes: 4096,
+            bloom_fp_rate: 0.01,
+            compaction_filter: None,
+            max_immutable_memtables: 4,
+            l0_compaction_trigger: 4,
+            l0_stop_trigger: 20,
+            level1_bytes: 256 << 20,
+            level_multiplier: 10,
+            max_levels: 7,
+            table_bytes: 64 << 20,
+        }
     }
 }
 
-/// An atomic group of writes.
-#[derive(Debug, Default, Clone)]
-pub struct WriteBatch {}
-
-impl WriteBatch {
-    pub fn new() -> Self {
-        todo!()
-    }
-    pub fn put(&mut self, _key: &[u8], _value: &[u8]) {
-        todo!()
-    }
-    pub fn delete(&mut self, _key: &[u8]) {
-        todo!()
-    }
-    pub fn len(&self) -> usize {
-        todo!()
-    }
-    pub fn is_empty(&self) -> bool {
-        todo!()
-    }
-}
-
-/// Counters for a metrics endpoint.
-#[derive(Debug, Clone, Default)]
-pub struct Stats {
-    /// Number of tables on each level (index = level).
-    pub tables_per_level: Vec<usize>,
-    pub table_bytes: u64,
-    pub memtable_bytes: u64,
-    pub log_bytes: u64,
-    /// Point lookups a bloom filter answered "absent" (no block read).
-    pub bloom_negatives: u64,
-    /// Point lookups a bloom filter passed but the key was not in the table.
-    pub bloom_false_positives: u64,
-    pub data_block_reads: u64,
-    pub flushes: u64,
-    pub compactions: u64,
-    /// Times a writer was slowed because flushes fell behind.
-    pub write_stalls: u64,
-}
-
-/// An ordered stream of live `(key, value)` pairs from a snapshot taken when it was created.
-/// Owns what it needs (`'static + Send`), so it can be moved to another thread.
-pub struct Scan {}
-
-impl Iterator for Scan {
-    type Item = Result<(Vec<u8>, Vec<u8>)>;
-    fn next(&mut self) -> Option<Self::Item> {
-        todo!()
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("sync", &self.sync)
+            .field("memtable_bytes", &self.memtable_bytes)
+            .field("block_bytes", &self.block_bytes)
+            .field("bloom_fp_rate", &self.bloom_fp_rate)
+            .field("compaction_filter", &self.compaction_filter.is_some())
+            .field("max_immutable_memtables", &self.max_immutable_memtables)
+            .field("l0_compaction_trigger", &self.l0_compaction_trigger)
+            .field("l0_stop_trigger", &self.l0_stop_trigger)
+            .field("level1_bytes", &self.level1_bytes)
+            .field("level_multiplier", &self.level_multiplier)
+            .field("max_levels", &self.max_levels)
+            .field("table_bytes", &self.table_bytes)
+            .finish()
     }
 }
 
 /// The engine. `Send + Sync`: share it behind an `Arc` among many readers and writers.
-pub struct Db {}
+pub struct Db {
+    inner: db::DbInner,
+}
 
 impl Db {
     /// Opens (creating if needed) the engine in `dir`, recovering the manifest and replaying the log.
-    pub fn open(_dir: impl AsRef<Path>, _options: Options) -> Result<Db> {
-        todo!()
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Db> {
+        Ok(Db {
+            inner: db::DbInner::open(dir.as_ref(), options)?,
+        })
     }
-    pub fn get(&self, _key: &[u8]) -> Result<Option<Vec<u8>>> {
-        todo!()
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.inner.get(key)
     }
-    pub fn put(&self, _key: &[u8], _value: &[u8]) -> Result<()> {
-        todo!()
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(key, value);
+        self.inner.write(batch)
     }
-    pub fn delete(&self, _key: &[u8]) -> Result<()> {
-        todo!()
+    pub fn delete(&self, key: &[u8]) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.delete(key);
+        self.inner.write(batch)
     }
-    pub fn write_batch(&self, _batch: WriteBatch) -> Result<()> {
-        todo!()
+    pub fn write_batch(&self, batch: WriteBatch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.inner.write(batch)
     }
     /// Live pairs with keys in `(from, to)`, in key order.
-    pub fn scan(&self, _from: Bound<Vec<u8>>, _to: Bound<Vec<u8>>) -> Result<Scan> {
-        todo!()
+    pub fn scan(&self, from: Bound<Vec<u8>>, to: Bound<Vec<u8>>) -> Result<Scan> {
+        self.inner.scan(from, to)
     }
     /// Live pairs whose key starts with `prefix`, in key order.
-    pub fn scan_prefix(&self, _prefix: &[u8]) -> Result<Scan> {
-        todo!()
+    pub fn scan_prefix(&self, prefix: &[u8]) -> Result<Scan> {
+        let to = match iter::prefix_successor(prefix) {
+            Some(end) => Bound::Excluded(end),
+            None => Bound::Unbounded,
+        };
+        self.inner.scan(Bound::Included(prefix.to_vec()), to)
     }
     /// Makes everything written so far durable in the commit log (fsync), whatever the policy.
     pub fn sync(&self) -> Result<()> {
-        todo!()
+        self.inner.sync()
     }
     /// Freezes the memtable and waits until it is written to an SSTable.
     pub fn flush(&self) -> Result<()> {
-        todo!()
+        self.inner.flush()
     }
     /// Runs compaction until no more is due, and waits for it.
     pub fn compact(&self) -> Result<()> {
-        todo!()
+        self.inner.compact()
     }
     pub fn stats(&self) -> Stats {
-        todo!()
+        self.inner.stats()
     }
     /// Stops background work, syncs the log, and releases the directory.
     pub fn close(self) -> Result<()> {
-        todo!()
+        self.inner.close()
     }
 }

@@ -1,35 +1,57 @@
 //! ringkv-versions: dotted version vectors and per-key version sets (pure, no I/O).
 //!
-//! CONTRACT SKELETON. The public API below is what the node codes against; the implementation
-//! replaces every `todo!()` and may add items, but must keep these signatures.
+//! A tour, in the order a write meets it:
+//! - `version`: [`Dot`] names one write `(coordinator, counter)`; a [`Version`] is a value or
+//!   a [`Value::Tombstone`] with its dot, write time and optional expiry.
+//! - `context`: a [`Context`] is the version vector a client reads (`X-Context`) and sends
+//!   back; it covers exactly the writes the client saw.
+//! - `clock`: the per-key clock, a version vector with a timestamp per entry for pruning.
+//! - `set`: a [`VersionSet`] holds a key's concurrent siblings and its clock; `update` writes
+//!   with a context, `merge` reconciles replicas (a join-semilattice), the read helpers answer
+//!   "what is live" and "may this be collected".
+//! - `prune`: the [`Limits`] on clock entries and siblings, and what each costs.
+//! - `encoding` / `codec`: the canonical binary form of a set (drawn on [`VersionSet`]) and the
+//!   bounds-checked reader every decoder uses.
+//!
+//! Time is always passed in (`now_ms`, ms since the Unix epoch), so everything is deterministic.
+//!
+//! ```
+//! use ringkv_versions::{Context, Limits, Value, VersionSet};
+//!
+//! // Two clients read the same (empty) state and write through the same coordinator.
+//! let mut replica = VersionSet::new();
+//! let read = replica.context();
+//! replica.update(&read, Value::Data(b"a".to_vec()), None, "node-1", 1_000);
+//! replica.update(&read, Value::Data(b"b".to_vec()), None, "node-1", 1_001);
+//! assert_eq!(replica.live_values(1_002), [b"a".as_slice(), b"b"]); // siblings, nothing lost
+//!
+//! // A client resolves them with the context of its read, sent back through `X-Context`.
+//! let header = replica.context().to_header();
+//! let ctx = Context::from_header(&header).unwrap();
+//! replica.update(&ctx, Value::Data(b"ab".to_vec()), None, "node-2", 1_003);
+//! assert_eq!(replica.live_values(1_004), [b"ab".as_slice()]);
+//!
+//! // Replicas exchange the canonical bytes and merge; caps are applied after writes.
+//! let stored = VersionSet::decode(&replica.encode()).unwrap();
+//! let mut other = VersionSet::new();
+//! other.merge(&stored);
+//! other.prune(&Limits { max_clock_entries: 16, max_siblings: 8 });
+//! assert_eq!(other, replica);
+//! ```
 
-/// A node's id as it appears in clocks.
-pub type NodeId = String;
+mod clock;
+mod codec;
+mod context;
+mod encoding;
+mod prune;
+mod set;
+mod version;
 
-/// One event: the `counter`-th write coordinated by `node`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Dot {
-    pub node: NodeId,
-    pub counter: u64,
-}
-
-/// What a version holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
-    Data(Vec<u8>),
-    Tombstone,
-}
-
-/// One sibling: a value (or deletion) with the dot that created it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Version {
-    pub dot: Dot,
-    pub value: Value,
-    /// Wall-clock time of the write, ms since the Unix epoch (for pruning and GC, never for ordering causality).
-    pub written_at_ms: u64,
-    /// Absolute expiry time, ms since the Unix epoch.
-    pub expires_at_ms: Option<u64>,
-}
+pub use clock::ClockEntry;
+pub use context::{Context, MAX_HEADER_LEN};
+pub use prune::{Limits, PruneReport};
+pub use set::VersionSet;
+pub use version::{Dot, NodeId, Value, Version};
 
 /// Why bytes or a header string could not be decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -38,96 +60,4 @@ pub enum DecodeError {
     Truncated,
     #[error("invalid encoding: {0}")]
     Invalid(String),
-}
-
-/// Thresholds applied by `prune` (hot-reloadable in the node).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub max_clock_entries: usize,
-    pub max_siblings: usize,
-}
-
-/// What `prune` removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct PruneReport {
-    pub clock_entries_dropped: usize,
-    pub siblings_dropped: usize,
-}
-
-/// A causal context: the version vector that a client read and sends back with its next write.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Context {}
-
-impl Context {
-    /// Opaque URL-safe string for the `X-Context` header.
-    pub fn to_header(&self) -> String {
-        todo!()
-    }
-    pub fn from_header(_s: &str) -> Result<Context, DecodeError> {
-        todo!()
-    }
-    pub fn is_empty(&self) -> bool {
-        todo!()
-    }
-    /// Least upper bound of two contexts.
-    pub fn merge(&mut self, _other: &Context) {
-        todo!()
-    }
-}
-
-/// The versions of one key that are concurrent with each other, plus the clock covering them.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct VersionSet {}
-
-impl VersionSet {
-    pub fn new() -> Self {
-        todo!()
-    }
-    /// A write coordinated by `coordinator`: the new version supersedes exactly the versions that
-    /// `ctx` covers; versions it does not cover stay as siblings. Returns the new version's dot.
-    pub fn update(
-        &mut self,
-        _ctx: &Context,
-        _value: Value,
-        _expires_at_ms: Option<u64>,
-        _coordinator: &str,
-        _now_ms: u64,
-    ) -> Dot {
-        todo!()
-    }
-    /// Reconciles another replica's set into this one (commutative, associative, idempotent).
-    pub fn merge(&mut self, _other: &VersionSet) {
-        todo!()
-    }
-    /// The context covering every version in the set.
-    pub fn context(&self) -> Context {
-        todo!()
-    }
-    /// All versions (data and tombstones, expired or not) in a deterministic order.
-    pub fn versions(&self) -> &[Version] {
-        todo!()
-    }
-    /// Unexpired data values at `now_ms`, in the same deterministic order as `versions`.
-    pub fn live_values(&self, _now_ms: u64) -> Vec<&[u8]> {
-        todo!()
-    }
-    pub fn is_live(&self, _now_ms: u64) -> bool {
-        todo!()
-    }
-    /// True when nothing is live and every version became dead more than `grace_ms` ago, so the
-    /// whole set may be dropped from storage.
-    pub fn can_collect(&self, _now_ms: u64, _grace_ms: u64) -> bool {
-        todo!()
-    }
-    /// Applies the caps; never grows the set.
-    pub fn prune(&mut self, _limits: &Limits) -> PruneReport {
-        todo!()
-    }
-    /// Compact canonical binary form: equal sets encode to equal bytes (Merkle trees hash it).
-    pub fn encode(&self) -> Vec<u8> {
-        todo!()
-    }
-    pub fn decode(_bytes: &[u8]) -> Result<VersionSet, DecodeError> {
-        todo!()
-    }
 }

@@ -1,0 +1,299 @@
+//! Request parsing and validation: keys, quorum overrides, write bodies, conditions, cursors.
+//!
+//! Malformed input (not JSON, bad query parameter, bad header) is 400; well-formed JSON of the
+//! wrong shape is 422; a value over `max_value_bytes` is 413. Validation happens before the
+//! coordinator sees anything, so a rejected request stores nothing.
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::ApiError;
+use crate::coordinator::Condition;
+
+pub const MAX_KEY_BYTES: usize = 1024;
+/// The longest TTL accepted: 100 years, in seconds.
+pub const MAX_TTL_SECONDS: u64 = 100 * 365 * 24 * 3600;
+pub const DEFAULT_LIST_LIMIT: usize = 100;
+pub const MAX_LIST_LIMIT: usize = 1000;
+
+/// A validated key from the path (percent-decoded, 1..=1024 bytes of UTF-8).
+pub struct Key(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Key {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Key, ApiError> {
+        let Path(key) = Path::<String>::from_request_parts(parts, state).await?;
+        validate_key(&key)?;
+        Ok(Key(key))
+    }
+}
+
+pub fn validate_key(key: &str) -> Result<(), ApiError> {
+    if key.is_empty() {
+        return Err(ApiError::bad_request("the key must not be empty"));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "the key is {} bytes long; the limit is {MAX_KEY_BYTES}",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+/// `?r=` and `?w=`: per-request quorum overrides, each within 1..=n.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QuorumParams {
+    /// Replies a read waits for (1..=n); default from the cluster config.
+    #[param(value_type = Option<u32>)]
+    pub r: Option<String>,
+    /// Acknowledgements a write waits for (1..=n); default from the cluster config.
+    #[param(value_type = Option<u32>)]
+    pub w: Option<String>,
+}
+
+impl QuorumParams {
+    /// The validated `(r, w)` overrides.
+    pub fn parse(&self, n: usize) -> Result<(Option<usize>, Option<usize>), ApiError> {
+        let one = |name: &str, raw: &Option<String>| -> Result<Option<usize>, ApiError> {
+            let Some(raw) = raw else { return Ok(None) };
+            match raw.trim().parse::<usize>() {
+                Ok(v) if (1..=n).contains(&v) => Ok(Some(v)),
+                _ => Err(ApiError::bad_request(format!(
+                    "`{name}` must be an integer within 1..={n} (the replication factor n), got `{raw}`"
+                ))),
+            }
+        };
+        Ok((one("r", &self.r)?, one("w", &self.w)?))
+    }
+}
+
+/// The parsed body of a PUT or append.
+#[derive(Debug)]
+pub struct WriteBody {
+    /// Compact JSON text of `value`.
+    pub value: String,
+    pub ttl_ms: Option<u64>,
+    pub context: Option<String>,
+}
+
+/// Parses `{"value": V, "ttl": seconds?, "context": "..."?}`.
+pub fn write_body(bytes: &[u8], max_value_bytes: usize) -> Result<WriteBody, ApiError> {
+    let parsed: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not valid JSON ({e}); send {{\"value\": ...}}"
+        ))
+    })?;
+    let Some(obj) = parsed.as_object() else {
+        return Err(ApiError::unprocessable(
+            "the body must be a JSON object like {\"value\": ...}",
+        ));
+    };
+    let Some(value) = obj.get("value") else {
+        return Err(ApiError::unprocessable(
+            "the body is missing the field `value`",
+        ));
+    };
+    let ttl_ms = match obj.get("ttl") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(t) => match t.as_u64() {
+            Some(s) if (1..=MAX_TTL_SECONDS).contains(&s) => Some(s * 1000),
+            _ => {
+                return Err(ApiError::unprocessable(format!(
+                    "`ttl` must be a positive integer number of seconds (at most {MAX_TTL_SECONDS}), got {t}"
+                )));
+            }
+        },
+    };
+    let context = match obj.get("context") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            return Err(ApiError::unprocessable(format!(
+                "`context` must be the string from an X-Context header, got {other}"
+            )));
+        }
+    };
+    let value = serde_json::to_string(value).map_err(|e| ApiError::internal(e.to_string()))?;
+    if value.len() > max_value_bytes {
+        return Err(ApiError::too_large(format!(
+            "the value is {} bytes of JSON; the limit is {max_value_bytes}",
+            value.len()
+        )));
+    }
+    Ok(WriteBody {
+        value,
+        ttl_ms,
+        context,
+    })
+}
+
+/// The `X-Context` header, checked to be a context this store could have issued.
+pub fn context_header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(raw) = headers.get("x-context") else {
+        return Ok(None);
+    };
+    let text = raw
+        .to_str()
+        .map_err(|_| ApiError::bad_request("X-Context must be ASCII"))?
+        .trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    check_context(text)?;
+    Ok(Some(text.to_string()))
+}
+
+pub fn check_context(text: &str) -> Result<(), ApiError> {
+    ringkv_versions::Context::from_header(text)
+        .map(|_| ())
+        .map_err(|e| {
+            ApiError::bad_request(format!("the context is not one this store issued: {e}"))
+        })
+}
+
+/// `If-Match: *` / `If-None-Match: *`.
+pub fn condition(headers: &HeaderMap) -> Result<Option<Condition>, ApiError> {
+    let get = |name: &str| -> Result<Option<String>, ApiError> {
+        match headers.get(name) {
+            None => Ok(None),
+            Some(v) => match v.to_str().map(str::trim) {
+                Ok("*") => Ok(Some("*".into())),
+                _ => Err(ApiError::bad_request(format!("{name} supports only `*`"))),
+            },
+        }
+    };
+    match (get("if-match")?, get("if-none-match")?) {
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "send either If-Match: * or If-None-Match: *, not both",
+        )),
+        (Some(_), None) => Ok(Some(Condition::IfMatchAny)),
+        (None, Some(_)) => Ok(Some(Condition::IfNoneMatchAny)),
+        (None, None) => Ok(None),
+    }
+}
+
+/// `GET /items` query parameters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only keys starting with this prefix.
+    pub prefix: Option<String>,
+    /// Items per page, 1..=1000 (default 100).
+    #[param(value_type = Option<u32>)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl ListParams {
+    /// `(prefix, after, limit)`.
+    pub fn parse(&self) -> Result<(String, Option<String>, usize), ApiError> {
+        let limit = match &self.limit {
+            None => DEFAULT_LIST_LIMIT,
+            Some(raw) => match raw.trim().parse::<usize>() {
+                Ok(l) if (1..=MAX_LIST_LIMIT).contains(&l) => l,
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "`limit` must be an integer within 1..={MAX_LIST_LIMIT}, got `{raw}`"
+                    )));
+                }
+            },
+        };
+        let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => Some(decode_cursor(c).ok_or_else(|| {
+                ApiError::bad_request("`cursor` is not a next_cursor this API returned")
+            })?),
+        };
+        Ok((self.prefix.clone().unwrap_or_default(), after, limit))
+    }
+}
+
+/// The opaque cursor: the last key of the page, base64url.
+pub fn encode_cursor(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+fn decode_cursor(cursor: &str) -> Option<String> {
+    String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    #[test]
+    fn bodies_are_classified() {
+        let b = write_body(br#"{"value": 0, "ttl": 5}"#, 100).unwrap();
+        assert_eq!((b.value.as_str(), b.ttl_ms), ("0", Some(5000)));
+        assert_eq!(
+            write_body(br#"{"value": null}"#, 100).unwrap().value,
+            "null"
+        );
+        let status = |body: &[u8]| write_body(body, 10).unwrap_err().status;
+        assert_eq!(status(b"{"), StatusCode::BAD_REQUEST);
+        assert_eq!(status(b""), StatusCode::BAD_REQUEST);
+        assert_eq!(status(b"[1]"), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(status(br#"{"val": 1}"#), StatusCode::UNPROCESSABLE_ENTITY);
+        for ttl in ["0", "-1", "1.5", "\"10\"", "true"] {
+            let body = format!(r#"{{"value": 1, "ttl": {ttl}}}"#);
+            assert_eq!(
+                status(body.as_bytes()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{ttl}"
+            );
+        }
+        assert_eq!(
+            status(br#"{"value": "01234567890"}"#),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(
+            status(br#"{"value": 1, "context": 5}"#),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+
+    #[test]
+    fn quorum_params_are_bounded_by_n() {
+        let p = |r: &str| {
+            QuorumParams {
+                r: Some(r.into()),
+                w: None,
+            }
+            .parse(3)
+        };
+        assert_eq!(p("2").unwrap(), (Some(2), None));
+        for bad in ["0", "4", "x", "-1", ""] {
+            assert_eq!(p(bad).unwrap_err().status, StatusCode::BAD_REQUEST, "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys_and_cursors() {
+        assert!(validate_key("this is key").is_ok());
+        assert!(validate_key("").is_err());
+        assert!(validate_key(&"k".repeat(1025)).is_err());
+        assert!(validate_key(&"é".repeat(512)).is_ok());
+        let c = encode_cursor("ключ 1");
+        assert_eq!(decode_cursor(&c).as_deref(), Some("ключ 1"));
+        let bad = ListParams {
+            cursor: Some("!!".into()),
+            ..Default::default()
+        };
+        assert!(bad.parse().is_err());
+        let limit = ListParams {
+            limit: Some("0".into()),
+            ..Default::default()
+        };
+        assert!(limit.parse().is_err());
+    }
+}

@@ -1,0 +1,338 @@
+//! `/items`: the key/value API of `API.md` (PUT, GET, DELETE, append, list).
+//!
+//! Handlers only translate: validate the request (see [`super::extract`]), call the
+//! coordinator, and shape its result into the contract's bodies, statuses and `X-Context`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ringkv_versions::VersionSet;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+use super::ApiError;
+use super::extract::{self, Key, ListParams, QuorumParams};
+use crate::coordinator::{WriteKind, WriteOutcome, WriteRequest};
+use crate::node::Node;
+use crate::payload;
+use crate::replica::now_ms;
+
+/// A write's body: `{"value": V, "ttl": seconds, "context": "..."}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct WriteBodyDoc {
+    /// Any JSON value, falsy ones included.
+    value: serde_json::Value,
+    /// Seconds until the value expires (a positive integer).
+    ttl: Option<u64>,
+    /// The `X-Context` of a previous read (PUT only; the header wins when both are sent).
+    context: Option<String>,
+}
+
+/// `{"key": K, "value": V}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ItemDoc {
+    key: String,
+    value: serde_json::Value,
+}
+
+/// `{"value": V}`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ValueDoc {
+    value: serde_json::Value,
+}
+
+/// `{"values": [V1, V2, ...]}`: concurrent versions (siblings).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SiblingsDoc {
+    values: Vec<serde_json::Value>,
+}
+
+/// One entry of a list page: `value` for one live version, `values` for siblings.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ListItemDoc {
+    key: String,
+    value: Option<serde_json::Value>,
+    values: Option<Vec<serde_json::Value>>,
+}
+
+/// A page of `GET /items`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ListDoc {
+    items: Vec<ListItemDoc>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ItemOut<'a> {
+    key: &'a str,
+    value: &'a RawValue,
+}
+
+#[derive(Serialize)]
+struct ListItemOut {
+    key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<Box<RawValue>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    values: Option<Vec<Box<RawValue>>>,
+}
+
+#[derive(Serialize)]
+struct ListOut {
+    items: Vec<ListItemOut>,
+    next_cursor: Option<String>,
+}
+
+/// The live values of a merged set as JSON texts.
+fn live_json(set: &VersionSet, now: u64) -> Result<Vec<Box<RawValue>>, ApiError> {
+    set.live_values(now)
+        .into_iter()
+        .map(|bytes| {
+            payload::decode(bytes)
+                .map(|p| p.json.to_owned())
+                .map_err(|e| {
+                    tracing::error!("undecodable stored value: {e}");
+                    ApiError::internal("a stored value could not be decoded")
+                })
+        })
+        .collect()
+}
+
+fn with_context(mut resp: Response, context: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(context) {
+        resp.headers_mut().insert("x-context", v);
+    }
+    resp
+}
+
+fn written(key: &str, outcome: WriteOutcome) -> Result<Response, ApiError> {
+    let status = if outcome.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let json = outcome.value.unwrap_or_else(|| "null".into());
+    let value: &RawValue =
+        serde_json::from_str(&json).map_err(|e| ApiError::internal(e.to_string()))?;
+    let resp = (status, Json(ItemOut { key, value })).into_response();
+    Ok(with_context(resp, &outcome.context))
+}
+
+/// Store a value.
+#[utoipa::path(
+    put, path = "/items/{key}", tag = "items",
+    params(("key" = String, Path, description = "Any UTF-8 string of 1..=1024 bytes, percent-encoded"), QuorumParams,
+        ("X-Context" = Option<String>, Header, description = "Context of a previous read"),
+        ("If-Match" = Option<String>, Header, description = "`*`: update only"),
+        ("If-None-Match" = Option<String>, Header, description = "`*`: create only")),
+    request_body = WriteBodyDoc,
+    responses(
+        (status = 201, description = "Created: the key had no live value", body = ItemDoc,
+            headers(("X-Context" = String, description = "The new causal context"))),
+        (status = 200, description = "Updated", body = ItemDoc,
+            headers(("X-Context" = String, description = "The new causal context"))),
+        (status = 400, description = "Malformed JSON, key, context or quorum parameter", body = super::ErrorBody),
+        (status = 412, description = "If-Match / If-None-Match failed", body = super::ErrorBody),
+        (status = 413, description = "Value over max_value_bytes", body = super::ErrorBody),
+        (status = 422, description = "JSON of the wrong shape (no `value`, bad `ttl`)", body = super::ErrorBody),
+        (status = 503, description = "Write quorum not reached", body = super::ErrorBody),
+    )
+)]
+pub async fn put_item(
+    State(node): State<Arc<Node>>,
+    Key(key): Key,
+    query: Result<Query<QuorumParams>, QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (r, w) = query?.parse(node.n())?;
+    let condition = extract::condition(&headers)?;
+    let header_ctx = extract::context_header(&headers)?;
+    let body = extract::write_body(&body?, node.config.max_value_bytes)?;
+    let context = match header_ctx {
+        Some(h) => Some(h),
+        None => match body.context {
+            Some(c) => extract::check_context(&c).map(|()| Some(c))?,
+            None => None,
+        },
+    };
+    let req = WriteRequest {
+        key: key.clone(),
+        kind: WriteKind::Put,
+        value: Some(body.value),
+        ttl_ms: body.ttl_ms,
+        context,
+        condition,
+        r,
+        w,
+        forwarded: false,
+    };
+    written(&key, node.coordinator.write(req).await?)
+}
+
+/// Read a value.
+#[utoipa::path(
+    get, path = "/items/{key}", tag = "items",
+    params(("key" = String, Path, description = "The key, percent-encoded"), QuorumParams),
+    responses(
+        (status = 200, description = "One live value", body = ValueDoc,
+            headers(("X-Context" = String, description = "Send it back with the next write"))),
+        (status = 300, description = "Concurrent versions (siblings); PUT with this context to resolve", body = SiblingsDoc,
+            headers(("X-Context" = String, description = "Covers every sibling"))),
+        (status = 400, description = "Malformed key or quorum parameter", body = super::ErrorBody),
+        (status = 404, description = "Absent, deleted or expired", body = super::ErrorBody),
+        (status = 503, description = "Read quorum not reached", body = super::ErrorBody),
+    )
+)]
+pub async fn get_item(
+    State(node): State<Arc<Node>>,
+    Key(key): Key,
+    query: Result<Query<QuorumParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (r, _) = query?.parse(node.n())?;
+    let set = node.coordinator.get(&key, r).await?;
+    let mut values = live_json(&set, now_ms())?;
+    let resp = match values.len() {
+        0 => return Err(ApiError::not_found(format!("key `{key}` not found"))),
+        1 => {
+            let value = values.remove(0);
+            (StatusCode::OK, Json(serde_json::json!({ "value": value }))).into_response()
+        }
+        _ => (
+            StatusCode::MULTIPLE_CHOICES,
+            Json(serde_json::json!({ "values": values })),
+        )
+            .into_response(),
+    };
+    Ok(with_context(resp, &set.context().to_header()))
+}
+
+/// Delete a value (leaves a tombstone that is collected after the grace period).
+#[utoipa::path(
+    delete, path = "/items/{key}", tag = "items",
+    params(("key" = String, Path, description = "The key, percent-encoded"), QuorumParams,
+        ("X-Context" = Option<String>, Header, description = "Delete only the versions this context covers")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Malformed key, context or quorum parameter", body = super::ErrorBody),
+        (status = 404, description = "Nothing to delete", body = super::ErrorBody),
+        (status = 503, description = "Quorum not reached", body = super::ErrorBody),
+    )
+)]
+pub async fn delete_item(
+    State(node): State<Arc<Node>>,
+    Key(key): Key,
+    query: Result<Query<QuorumParams>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (r, w) = query?.parse(node.n())?;
+    let req = WriteRequest {
+        key,
+        kind: WriteKind::Delete,
+        value: None,
+        ttl_ms: None,
+        context: extract::context_header(&headers)?,
+        condition: None,
+        r,
+        w,
+        forwarded: false,
+    };
+    let outcome = node.coordinator.write(req).await?;
+    Ok(with_context(
+        StatusCode::NO_CONTENT.into_response(),
+        &outcome.context,
+    ))
+}
+
+/// Append to a value: string + string concatenates, array + anything pushes, `""` only
+/// restarts the TTL, an absent key is created.
+#[utoipa::path(
+    post, path = "/items/{key}/append", tag = "items",
+    params(("key" = String, Path, description = "The key, percent-encoded"), QuorumParams),
+    request_body = WriteBodyDoc,
+    responses(
+        (status = 201, description = "Created with the value", body = ItemDoc),
+        (status = 200, description = "Appended; the body holds the whole new value", body = ItemDoc),
+        (status = 400, description = "Malformed JSON, key or quorum parameter", body = super::ErrorBody),
+        (status = 409, description = "The key has siblings; resolve them first", body = super::ErrorBody),
+        (status = 413, description = "The result would be over max_value_bytes", body = super::ErrorBody),
+        (status = 422, description = "Wrong shape, or types that do not append", body = super::ErrorBody),
+        (status = 503, description = "Quorum not reached", body = super::ErrorBody),
+    )
+)]
+pub async fn append_item(
+    State(node): State<Arc<Node>>,
+    Key(key): Key,
+    query: Result<Query<QuorumParams>, QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (r, w) = query?.parse(node.n())?;
+    let body = extract::write_body(&body?, node.config.max_value_bytes)?;
+    let req = WriteRequest {
+        key: key.clone(),
+        kind: WriteKind::Append,
+        value: Some(body.value),
+        ttl_ms: body.ttl_ms,
+        context: None,
+        condition: None,
+        r,
+        w,
+        forwarded: false,
+    };
+    written(&key, node.coordinator.write(req).await?)
+}
+
+/// List live keys in key order, one page at a time.
+#[utoipa::path(
+    get, path = "/items", tag = "items",
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page", body = ListDoc),
+        (status = 400, description = "Bad limit or cursor", body = super::ErrorBody),
+        (status = 503, description = "Too many members unreachable to list every key", body = super::ErrorBody),
+    )
+)]
+pub async fn list_items(
+    State(node): State<Arc<Node>>,
+    query: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (prefix, after, limit) = query?.parse()?;
+    let page = node.coordinator.list(&prefix, after, limit).await?;
+    let now = now_ms();
+    let mut items = Vec::with_capacity(page.items.len());
+    for (key, set) in page.items {
+        let mut values = live_json(&set, now)?;
+        if values.is_empty() {
+            continue; // expired since the coordinator judged it
+        }
+        let item = if values.len() == 1 {
+            ListItemOut {
+                key,
+                value: values.pop(),
+                values: None,
+            }
+        } else {
+            ListItemOut {
+                key,
+                value: None,
+                values: Some(values),
+            }
+        };
+        items.push(item);
+    }
+    let next_cursor = page.next_cursor.as_deref().map(extract::encode_cursor);
+    Ok(Json(ListOut { items, next_cursor }).into_response())
+}

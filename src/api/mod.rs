@@ -1,0 +1,92 @@
+//! The HTTP surface: `fn router(node) -> Router` with the public API of `API.md`, the internal
+//! node-to-node routes, Swagger UI at `/docs`, the OpenAPI document at `/openapi.json`, and
+//! the protective layers.
+//!
+//! Layers, outermost first: a request guard (concurrency limit, whole-request timeout,
+//! metrics), then the body-size limit. Unknown routes answer 404 and wrong methods 405, both
+//! as `{"detail"}` JSON like every other error.
+
+pub mod admin;
+mod error;
+pub mod extract;
+mod items;
+mod openapi;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use utoipa::OpenApi as _;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use error::{ApiError, ErrorBody};
+pub use openapi::ApiDoc;
+
+use crate::node::Node;
+
+/// Room for the JSON around the largest value (`{"value": ..., "ttl": ..., "context": ...}`).
+const BODY_SLACK: usize = 64 * 1024;
+
+/// The node's whole router.
+pub fn router(node: Arc<Node>) -> Router {
+    let body_limit = node.config.max_value_bytes.saturating_add(BODY_SLACK);
+    let public = Router::new()
+        .route("/items", get(items::list_items))
+        .route(
+            "/items/{key}",
+            put(items::put_item)
+                .get(items::get_item)
+                .delete(items::delete_item),
+        )
+        .route("/items/{key}/append", post(items::append_item))
+        .route("/healthcheck", get(admin::healthcheck))
+        .route("/peers", get(admin::get_peers).post(admin::join))
+        .route("/peers/healthcheck", get(admin::peers_healthcheck))
+        .route("/config", get(admin::get_config).put(admin::put_config))
+        .route("/metrics", get(admin::metrics))
+        .layer(DefaultBodyLimit::max(body_limit));
+    Router::new()
+        .merge(public)
+        .merge(crate::rpc::routes::router(node.config.max_value_bytes))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .fallback(error::no_route)
+        .method_not_allowed_fallback(error::wrong_method)
+        .layer(middleware::from_fn_with_state(node.clone(), guard))
+        .with_state(node)
+}
+
+/// Concurrency limit, whole-request timeout and metrics for every request.
+async fn guard(State(node): State<Arc<Node>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    // The coordinator answers 503 itself at request_timeout; this backstop covers everything
+    // else (a forwarded write may take the remote's request timeout plus one RPC).
+    let backstop = node.config.request_timeout() * 2 + Duration::from_secs(1);
+    let response = match tokio::time::timeout(backstop, node.limiter.clone().acquire_owned()).await
+    {
+        Ok(Ok(_permit)) => match tokio::time::timeout(backstop, next.run(req)).await {
+            Ok(response) => response,
+            Err(_) => ApiError::unavailable("the request timed out").into_response(),
+        },
+        _ => ApiError::unavailable("the node is overloaded: too many concurrent requests")
+            .into_response(),
+    };
+    node.metrics.observe(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,339 @@
+//! Writes: PUT, DELETE and append (see the module docs of [`crate::coordinator`]).
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use ringkv_versions::{Context, Value, VersionSet};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use super::{CoordError, Coordinator, effective_quorum};
+use crate::cluster::Member;
+use crate::payload;
+use crate::replica::now_ms;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WriteKind {
+    Put,
+    Append,
+    Delete,
+}
+
+/// `If-Match: *` or `If-None-Match: *`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Condition {
+    /// Update only: 412 when the key has no live value.
+    IfMatchAny,
+    /// Create only: 412 when the key has a live value.
+    IfNoneMatchAny,
+}
+
+/// A validated write, as the API hands it over (and as it is forwarded between nodes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WriteRequest {
+    pub key: String,
+    pub kind: WriteKind,
+    /// Compact JSON text of the value (PUT, append).
+    pub value: Option<String>,
+    pub ttl_ms: Option<u64>,
+    /// The client's `X-Context` (header form).
+    pub context: Option<String>,
+    pub condition: Option<Condition>,
+    pub r: Option<usize>,
+    pub w: Option<usize>,
+    /// Set by the node that forwarded it: coordinate here even if our view disagrees.
+    pub forwarded: bool,
+}
+
+/// What a successful write returns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WriteOutcome {
+    /// The key had no live value before.
+    pub created: bool,
+    /// Compact JSON of the stored value (PUT, append), for the response body.
+    pub value: Option<String>,
+    /// The new context (header form).
+    pub context: String,
+}
+
+/// The answer of `/internal/coordinate`.
+pub type ForwardedOutcome = Result<WriteOutcome, CoordError>;
+
+impl Coordinator {
+    /// PUT, DELETE or append: coordinated here when this node replicates the key, else by the
+    /// first reachable replica.
+    pub async fn write(&self, req: WriteRequest) -> Result<WriteOutcome, CoordError> {
+        let settings = self.cluster.settings().settings;
+        let pref = self
+            .cluster
+            .view()
+            .preference_list(&req.key, settings.quorum.n);
+        if req.forwarded || pref.iter().any(|m| self.is_self(m)) {
+            self.write_here(req, &pref).await
+        } else {
+            self.forward(req, &pref).await
+        }
+    }
+
+    async fn forward(
+        &self,
+        mut req: WriteRequest,
+        pref: &[Member],
+    ) -> Result<WriteOutcome, CoordError> {
+        req.forwarded = true;
+        let timeout = self.request_timeout + self.rpc.timeout();
+        let mut last = String::from("the key has no replicas");
+        for m in pref {
+            match self.rpc.coordinate(&m.url, &req, timeout).await {
+                Ok(outcome) => return outcome,
+                Err(e) if e.never_sent() => last = e.to_string(),
+                Err(e) => {
+                    return Err(CoordError::Unavailable(format!(
+                        "the replica coordinating this write failed: {e}"
+                    )));
+                }
+            }
+        }
+        Err(CoordError::Unavailable(format!(
+            "no replica of the key is reachable ({last})"
+        )))
+    }
+
+    async fn write_here(
+        &self,
+        req: WriteRequest,
+        pref: &[Member],
+    ) -> Result<WriteOutcome, CoordError> {
+        let settings = self.cluster.settings().settings;
+        let deadline = Instant::now() + self.request_timeout;
+        let client_ctx = match &req.context {
+            Some(h) => Some(Context::from_header(h).map_err(|e| {
+                CoordError::BadRequest(format!("X-Context is not a context this store issued: {e}"))
+            })?),
+            None => None,
+        };
+        let needs_read =
+            client_ctx.is_none() || req.condition.is_some() || req.kind != WriteKind::Put;
+        let w = effective_quorum(req.w.unwrap_or(settings.quorum.w), pref.len());
+        let read = if needs_read {
+            // The context read asks for R replies, but never more than the W the write itself
+            // needs: a `w=1` write succeeds with only its coordinator up.
+            let r = req.r.unwrap_or_else(|| settings.quorum.r.min(w));
+            let needed = effective_quorum(r, pref.len());
+            let replies = self.quorum_read(&req.key, needed, pref, deadline).await;
+            let replies = replies.map_err(|e| match e {
+                CoordError::Quorum {
+                    got, needed, asked, ..
+                } => CoordError::Quorum {
+                    op: "write (context read)".into(),
+                    got,
+                    needed,
+                    asked,
+                },
+                other => other,
+            })?;
+            Some(replies.merged)
+        } else {
+            None
+        };
+        let now = now_ms();
+        let live_before = read.as_ref().map(|s| s.is_live(now));
+        match (req.condition, live_before) {
+            (Some(Condition::IfMatchAny), Some(false)) => {
+                return Err(CoordError::Precondition(
+                    "If-Match: * requires an existing value, and the key has none".into(),
+                ));
+            }
+            (Some(Condition::IfNoneMatchAny), Some(true)) => {
+                return Err(CoordError::Precondition(
+                    "If-None-Match: * requires that the key has no value, and it has one".into(),
+                ));
+            }
+            _ => {}
+        }
+        let planned = match req.kind {
+            WriteKind::Put => {
+                let json = req.value.clone().unwrap_or_else(|| "null".into());
+                Planned::data(json, req.ttl_ms, now)
+            }
+            WriteKind::Delete => {
+                if live_before == Some(false) {
+                    return Err(CoordError::NotFound(format!("key `{}` not found", req.key)));
+                }
+                Planned {
+                    value: Value::Tombstone,
+                    expires_at_ms: None,
+                    json: None,
+                }
+            }
+            WriteKind::Append => {
+                let json = req.value.clone().unwrap_or_else(|| "null".into());
+                plan_append(read.as_ref(), &json, req.ttl_ms, now, self.max_value_bytes)?
+            }
+        };
+        let ctx = client_ctx
+            .or_else(|| read.map(|s| s.context()))
+            .unwrap_or_default();
+        let limits = settings.versioning.limits();
+        let updated = self
+            .replica
+            .update(
+                &req.key,
+                ctx,
+                planned.value,
+                planned.expires_at_ms,
+                &self.cluster.self_id,
+                limits,
+            )
+            .await
+            .map_err(|e| {
+                tracing::error!("local write of `{}` failed: {e}", req.key);
+                CoordError::Internal("this node could not store the write".into())
+            })?;
+        let created = match live_before {
+            Some(live) => !live,
+            None => !updated.prior.as_ref().is_some_and(|p| p.is_live(now)),
+        };
+        self.replicate(&req.key, &updated.set, pref, w, deadline)
+            .await?;
+        Ok(WriteOutcome {
+            created,
+            value: planned.json,
+            context: updated.set.context().to_header(),
+        })
+    }
+
+    /// Sends the coordinator's new set to the other replicas; returns after `needed` acks
+    /// (ours included). Sends still in flight then finish in the background.
+    async fn replicate(
+        &self,
+        key: &str,
+        set: &VersionSet,
+        pref: &[Member],
+        needed: usize,
+        deadline: Instant,
+    ) -> Result<(), CoordError> {
+        let encoded = std::sync::Arc::new(set.encode());
+        let set = std::sync::Arc::new(set.clone());
+        let mut pending: FuturesUnordered<_> = pref
+            .iter()
+            .filter(|m| !self.is_self(m))
+            .cloned()
+            .map(|m| {
+                let (this, key, set, encoded) =
+                    (self.clone(), key.to_string(), set.clone(), encoded.clone());
+                tokio::spawn(async move {
+                    let result = this.merge_into(&m, &key, &set, &encoded).await;
+                    if let Err(e) = &result {
+                        tracing::debug!(peer = %m.id, "replicating `{key}` failed: {e}");
+                    }
+                    result
+                })
+            })
+            .collect();
+        let mut acks = 1;
+        while acks < needed {
+            match tokio::time::timeout_at(deadline, pending.next()).await {
+                Ok(Some(Ok(Ok(())))) => acks += 1,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if acks < needed {
+            self.metrics.quorum_failure("write");
+            return Err(CoordError::Quorum {
+                op: "write".into(),
+                got: acks,
+                needed,
+                asked: pref.len(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The version a write will create.
+struct Planned {
+    value: Value,
+    expires_at_ms: Option<u64>,
+    json: Option<String>,
+}
+
+impl Planned {
+    fn data(json: String, ttl_ms: Option<u64>, now: u64) -> Planned {
+        Planned {
+            value: Value::Data(payload::encode(json.as_bytes(), ttl_ms)),
+            expires_at_ms: ttl_ms.map(|t| now.saturating_add(t)),
+            json: Some(json),
+        }
+    }
+}
+
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Computes an append on the quorum-read set `read`.
+fn plan_append(
+    read: Option<&VersionSet>,
+    suffix: &str,
+    ttl_ms: Option<u64>,
+    now: u64,
+    max_value_bytes: usize,
+) -> Result<Planned, CoordError> {
+    let live: Vec<&[u8]> = read.map(|s| s.live_values(now)).unwrap_or_default();
+    let stored = match live.as_slice() {
+        [] => return Ok(Planned::data(suffix.to_string(), ttl_ms, now)),
+        [one] => *one,
+        many => {
+            return Err(CoordError::Conflict(format!(
+                "the key has {} concurrent values; resolve them with a PUT carrying the \
+                 X-Context of a GET before appending",
+                many.len()
+            )));
+        }
+    };
+    let old = payload::decode(stored)
+        .map_err(|e| CoordError::Internal(format!("stored value is unreadable: {e}")))?;
+    let old_expiry = read
+        .into_iter()
+        .flat_map(|s| s.versions())
+        .find(|v| matches!(&v.value, Value::Data(d) if d.as_slice() == stored))
+        .and_then(|v| v.expires_at_ms);
+    let mut current: serde_json::Value = serde_json::from_str(old.json.get())
+        .map_err(|e| CoordError::Internal(format!("stored value is unreadable: {e}")))?;
+    let addition: serde_json::Value = serde_json::from_str(suffix)
+        .map_err(|e| CoordError::BadRequest(format!("value is not JSON: {e}")))?;
+    let refresh_only = addition.as_str() == Some("");
+    if !refresh_only {
+        match (&mut current, addition) {
+            (serde_json::Value::String(s), serde_json::Value::String(add)) => s.push_str(&add),
+            (serde_json::Value::Array(items), add) => items.push(add),
+            (cur, add) => {
+                return Err(CoordError::Unprocessable(format!(
+                    "cannot append {} to {}: append concatenates strings and pushes onto arrays",
+                    kind(&add),
+                    kind(cur)
+                )));
+            }
+        }
+    }
+    let json = serde_json::to_string(&current).map_err(|e| CoordError::Internal(e.to_string()))?;
+    if json.len() > max_value_bytes {
+        return Err(CoordError::TooLarge(format!(
+            "the appended value would be {} bytes, over the limit of {max_value_bytes}",
+            json.len()
+        )));
+    }
+    let ttl = ttl_ms.or(old.ttl_ms);
+    let mut planned = Planned::data(json, ttl, now);
+    if ttl_ms.is_none() && !refresh_only {
+        planned.expires_at_ms = old_expiry;
+    }
+    Ok(planned)
+}

@@ -1,0 +1,35 @@
+//! ringkv: a Dynamo-style, leaderless key/value store served over HTTP. This package is the
+//! node: it wires the storage engine, the ring and the version sets to the network.
+//!
+//! A tour, from the outside in:
+//! - [`cli`] and `main.rs`: the `ringkv` command (`serve`, `dev`, `bench`, client commands).
+//! - [`config`] and [`settings`]: file/env/flag layers; the hot sections `PUT /config` changes.
+//! - [`server`]: runs one node (open storage, serve, ordered shutdown); [`dev`] runs three.
+//! - [`api`]: the HTTP contract of `API.md` (axum routes, validation, `{"detail"}` errors,
+//!   OpenAPI and Swagger UI, limits).
+//! - [`coordinator`]: preference list -> parallel fan-out -> quorum -> merge; read repair;
+//!   context-less writes; list across nodes.
+//! - [`replica`]: the local copy: atomic read-merge-write of version sets in storage.
+//! - [`rpc`]: node-to-node client and `/internal` routes; [`cluster`]: membership view and ring;
+//!   [`prober`]: heartbeats and view exchange; [`metrics`]: Prometheus text.
+//! - [`payload`] and [`persist`]: the byte formats of stored values and small state files.
+//!
+//! The parts it wires live in their own crates: `ringkv-storage` (LSM engine), `ringkv-ring`
+//! (consistent hashing), `ringkv-versions` (dotted version vectors and sibling sets).
+
+pub mod api;
+pub mod cli;
+pub mod client;
+pub mod cluster;
+pub mod config;
+pub mod coordinator;
+pub mod dev;
+pub mod metrics;
+pub mod node;
+pub mod payload;
+pub mod persist;
+pub mod prober;
+pub mod replica;
+pub mod rpc;
+pub mod server;
+pub mod settings;

@@ -1,0 +1,249 @@
+//! Prometheus metrics in the text exposition format (`GET /metrics`).
+//!
+//! Request counts and latency histograms are keyed by (method, route template, status), so
+//! `/items/{key}` is one series whatever the key. The maps sit behind a plain mutex held only
+//! for a hash-map update (never across an await). Storage figures are read from the engine's
+//! `Stats` when scraped.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+#[derive(Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+type Series = (String, String, u16);
+
+/// The node's counters.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<Series, Histogram>>,
+    quorum_failures: Mutex<BTreeMap<String, u64>>,
+    read_repairs: AtomicU64,
+}
+
+impl Metrics {
+    /// Records one HTTP request.
+    pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        let h = map
+            .entry((method.to_string(), route.to_string(), status))
+            .or_default();
+        h.count += 1;
+        h.sum += secs;
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                h.counts[i] += 1;
+            }
+        }
+    }
+
+    /// A read, write or list that did not reach its quorum.
+    pub fn quorum_failure(&self, op: &str) {
+        let mut map = self
+            .quorum_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *map.entry(op.to_string()).or_default() += 1;
+    }
+
+    /// A replica that read repair brought up to date.
+    pub fn read_repair(&self) {
+        self.read_repairs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The exposition text, storage figures included.
+    pub fn render(&self, storage: &ringkv_storage::Stats, members: usize) -> String {
+        let mut out = String::new();
+        let requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        out.push_str("# HELP ringkv_http_requests_total HTTP requests served.\n");
+        out.push_str("# TYPE ringkv_http_requests_total counter\n");
+        for ((method, route, status), h) in &requests {
+            let _ = writeln!(
+                out,
+                "ringkv_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {}",
+                escape(route),
+                h.count
+            );
+        }
+        out.push_str("# HELP ringkv_http_request_duration_seconds Latency of HTTP requests.\n");
+        out.push_str("# TYPE ringkv_http_request_duration_seconds histogram\n");
+        for ((method, route, status), h) in &requests {
+            let labels = format!(
+                "method=\"{method}\",route=\"{}\",status=\"{status}\"",
+                escape(route)
+            );
+            for (bound, count) in BUCKETS.iter().zip(h.counts) {
+                let _ = writeln!(
+                    out,
+                    "ringkv_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "ringkv_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "ringkv_http_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "ringkv_http_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
+        }
+        out.push_str("# HELP ringkv_quorum_failures_total Operations that missed their quorum.\n");
+        out.push_str("# TYPE ringkv_quorum_failures_total counter\n");
+        let failures = self
+            .quorum_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for op in ["read", "write", "list"] {
+            let n = failures.get(op).copied().unwrap_or(0);
+            let _ = writeln!(out, "ringkv_quorum_failures_total{{op=\"{op}\"}} {n}");
+        }
+        gauge(
+            &mut out,
+            "ringkv_read_repairs_total",
+            "counter",
+            "Replicas updated by read repair.",
+            self.read_repairs.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "ringkv_cluster_members",
+            "gauge",
+            "Members in this node's view.",
+            members as u64,
+        );
+        storage_metrics(&mut out, storage);
+        out
+    }
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn gauge(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
+}
+
+fn storage_metrics(out: &mut String, s: &ringkv_storage::Stats) {
+    out.push_str("# HELP ringkv_storage_tables Tables on each LSM level.\n");
+    out.push_str("# TYPE ringkv_storage_tables gauge\n");
+    for (level, n) in s.tables_per_level.iter().enumerate() {
+        let _ = writeln!(out, "ringkv_storage_tables{{level=\"{level}\"}} {n}");
+    }
+    let rows: [(&str, &str, &str, u64); 10] = [
+        (
+            "ringkv_storage_table_bytes",
+            "gauge",
+            "Bytes in SSTables.",
+            s.table_bytes,
+        ),
+        (
+            "ringkv_storage_memtable_bytes",
+            "gauge",
+            "Bytes in memtables.",
+            s.memtable_bytes,
+        ),
+        (
+            "ringkv_storage_log_bytes",
+            "gauge",
+            "Bytes in the commit log.",
+            s.log_bytes,
+        ),
+        (
+            "ringkv_storage_bloom_negatives_total",
+            "counter",
+            "Lookups a bloom filter answered.",
+            s.bloom_negatives,
+        ),
+        (
+            "ringkv_storage_bloom_false_positives_total",
+            "counter",
+            "Bloom filter false positives.",
+            s.bloom_false_positives,
+        ),
+        (
+            "ringkv_storage_data_block_reads_total",
+            "counter",
+            "Data blocks read.",
+            s.data_block_reads,
+        ),
+        (
+            "ringkv_storage_flushes_total",
+            "counter",
+            "Memtable flushes.",
+            s.flushes,
+        ),
+        (
+            "ringkv_storage_compactions_total",
+            "counter",
+            "Compactions run.",
+            s.compactions,
+        ),
+        (
+            "ringkv_storage_write_stalls_total",
+            "counter",
+            "Writes slowed by flush backlog.",
+            s.write_stalls,
+        ),
+        (
+            "ringkv_storage_levels",
+            "gauge",
+            "LSM levels.",
+            s.tables_per_level.len() as u64,
+        ),
+    ];
+    for (name, kind, help, value) in rows {
+        gauge(out, name, kind, help, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_requests_and_storage() {
+        let m = Metrics::default();
+        m.observe("GET", "/items/{key}", 200, Duration::from_millis(3));
+        m.quorum_failure("write");
+        let text = m.render(&ringkv_storage::Stats::default(), 3);
+        assert!(text.contains(
+            "ringkv_http_requests_total{method=\"GET\",route=\"/items/{key}\",status=\"200\"} 1"
+        ));
+        assert!(text.contains("le=\"0.005\"} 1"));
+        assert!(text.contains("le=\"0.001\"} 0"));
+        assert!(text.contains("ringkv_quorum_failures_total{op=\"write\"} 1"));
+        assert!(text.contains("ringkv_cluster_members 3"));
+    }
+}

@@ -1,0 +1,264 @@
+//! The local replica: this node's copy of the version sets of the keys it holds.
+//!
+//! Invariants:
+//! - Every change to a key is an atomic read-merge-write: a striped mutex (chosen by the key's
+//!   hash) is held around `get` + merge/update + `put`, so two requests for the same key on this
+//!   node never lose each other's versions. Different keys mostly take different stripes.
+//! - New dots are minted only here (`update`), under that lock, from the stored set: this node's
+//!   counter in the stored clock only grows, so no two writes get the same dot.
+//! - Storage is synchronous; every call runs in `spawn_blocking` and never blocks a runtime
+//!   worker (an fsync under `sync = "always"` happens inside the lock, on a blocking thread).
+//! - User data lives under the storage key prefix `d/` (see [`data_key`]) so that later
+//!   features (hints, Merkle state) can keep their own prefixes in the same engine.
+//! - Each stored set is pruned with the current `versioning` limits; a compaction filter drops
+//!   sets that `can_collect` (expired or deleted longer than the tombstone grace).
+
+use std::hash::{BuildHasher, Hasher};
+use std::ops::Bound;
+use std::sync::{Arc, Mutex};
+
+use ringkv_storage::{CompactionFilter, Db, FilterDecision};
+use ringkv_versions::{Context, Limits, Value, VersionSet};
+
+/// The storage key prefix of user data.
+pub const DATA_PREFIX: &[u8] = b"d/";
+const STRIPES: usize = 1024;
+
+/// What can go wrong applying a change locally.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    #[error("storage: {0}")]
+    Storage(#[from] ringkv_storage::Error),
+    #[error("stored version set of `{key}` is corrupt: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("storage task failed: {0}")]
+    Task(String),
+}
+
+/// The storage key holding `key`'s version set.
+pub fn data_key(key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(DATA_PREFIX.len() + key.len());
+    k.extend_from_slice(DATA_PREFIX);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The result of a local update: the set before and after.
+pub struct Updated {
+    pub prior: Option<VersionSet>,
+    pub set: VersionSet,
+}
+
+/// This node's replica store. Cheap to clone (shared state behind `Arc`s).
+#[derive(Clone)]
+pub struct Replica {
+    db: Arc<Db>,
+    stripes: Arc<Vec<Mutex<()>>>,
+    hasher: std::hash::BuildHasherDefault<std::hash::DefaultHasher>,
+}
+
+impl Replica {
+    pub fn new(db: Db) -> Replica {
+        Replica {
+            db: Arc::new(db),
+            stripes: Arc::new((0..STRIPES).map(|_| Mutex::new(())).collect()),
+            hasher: Default::default(),
+        }
+    }
+
+    fn stripe(&self, key: &str) -> &Mutex<()> {
+        let mut h = self.hasher.build_hasher();
+        h.write(key.as_bytes());
+        &self.stripes[(h.finish() as usize) % STRIPES]
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> Result<T, ReplicaError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Replica) -> Result<T, ReplicaError> + Send + 'static,
+    {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || f(&this))
+            .await
+            .map_err(|e| ReplicaError::Task(e.to_string()))?
+    }
+
+    fn load(&self, key: &str) -> Result<Option<VersionSet>, ReplicaError> {
+        match self.db.get(&data_key(key))? {
+            None => Ok(None),
+            Some(bytes) => {
+                VersionSet::decode(&bytes)
+                    .map(Some)
+                    .map_err(|e| ReplicaError::Corrupt {
+                        key: key.to_string(),
+                        reason: e.to_string(),
+                    })
+            }
+        }
+    }
+
+    /// This replica's set for `key`, if any.
+    pub async fn read(&self, key: &str) -> Result<Option<VersionSet>, ReplicaError> {
+        let key = key.to_string();
+        self.blocking(move |r| r.load(&key)).await
+    }
+
+    /// Merges a set received from another replica; returns the stored result. Writes only when
+    /// the merge changed something.
+    pub async fn merge(
+        &self,
+        key: &str,
+        incoming: VersionSet,
+        limits: Limits,
+    ) -> Result<VersionSet, ReplicaError> {
+        let key = key.to_string();
+        self.blocking(move |r| {
+            let _guard = r.stripe(&key).lock().unwrap_or_else(|p| p.into_inner());
+            let prior = r.load(&key)?;
+            let mut set = prior.clone().unwrap_or_default();
+            set.merge(&incoming);
+            set.prune(&limits);
+            let before = prior.map(|p| p.encode());
+            let after = set.encode();
+            if before.as_deref() != Some(&after[..]) {
+                r.db.put(&data_key(&key), &after)?;
+            }
+            Ok(set)
+        })
+        .await
+    }
+
+    /// Creates a new version coordinated by `node_id`, superseding what `ctx` covers.
+    pub async fn update(
+        &self,
+        key: &str,
+        ctx: Context,
+        value: Value,
+        expires_at_ms: Option<u64>,
+        node_id: &str,
+        limits: Limits,
+    ) -> Result<Updated, ReplicaError> {
+        let key = key.to_string();
+        let node_id = node_id.to_string();
+        self.blocking(move |r| {
+            let _guard = r.stripe(&key).lock().unwrap_or_else(|p| p.into_inner());
+            let prior = r.load(&key)?;
+            let mut set = prior.clone().unwrap_or_default();
+            set.update(&ctx, value, expires_at_ms, &node_id, now_ms());
+            set.prune(&limits);
+            r.db.put(&data_key(&key), &set.encode())?;
+            Ok(Updated { prior, set })
+        })
+        .await
+    }
+
+    /// Up to `limit` stored `(key, set)` pairs whose key starts with `prefix` and sorts after
+    /// `after`, in key order (dead sets included: the coordinator merges before judging).
+    pub async fn scan(
+        &self,
+        prefix: &str,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<(String, VersionSet)>, ReplicaError> {
+        let lower = data_key(prefix);
+        let upper = prefix_end(&lower);
+        self.blocking(move |r| {
+            let from = match after.map(|a| data_key(&a)) {
+                Some(a) if a >= lower => Bound::Excluded(a),
+                _ => Bound::Included(lower),
+            };
+            let to = upper.map_or(Bound::Unbounded, Bound::Excluded);
+            let mut out = Vec::new();
+            for entry in r.db.scan(from, to)? {
+                if out.len() >= limit {
+                    break;
+                }
+                let (k, v) = entry?;
+                let key = String::from_utf8_lossy(&k[DATA_PREFIX.len()..]).into_owned();
+                let set = VersionSet::decode(&v).map_err(|e| ReplicaError::Corrupt {
+                    key: key.clone(),
+                    reason: e.to_string(),
+                })?;
+                out.push((key, set));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub fn stats(&self) -> ringkv_storage::Stats {
+        self.db.stats()
+    }
+
+    /// Syncs the commit log (used when the engine cannot be closed yet).
+    pub async fn sync(&self) -> Result<(), ReplicaError> {
+        self.blocking(|r| Ok(r.db.sync()?)).await
+    }
+
+    /// Closes the engine once this is the last handle; otherwise syncs and reports `false`.
+    pub async fn close(self) -> Result<bool, ReplicaError> {
+        let Replica { db, .. } = self;
+        tokio::task::spawn_blocking(move || match Arc::try_unwrap(db) {
+            Ok(db) => db.close().map(|()| true),
+            Err(shared) => shared.sync().map(|()| false),
+        })
+        .await
+        .map_err(|e| ReplicaError::Task(e.to_string()))?
+        .map_err(ReplicaError::from)
+    }
+
+    /// How many handles share the engine (shutdown waits for background tasks to drop theirs).
+    pub fn handles(&self) -> usize {
+        Arc::strong_count(&self.db)
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`, if one exists.
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// The storage compaction filter: drops version sets that are dead past the grace period
+/// (expired TTLs and old tombstones). Undecodable entries are kept for an operator to see.
+pub struct CollectDead {
+    pub grace_ms: u64,
+}
+
+impl CompactionFilter for CollectDead {
+    fn filter(&self, key: &[u8], value: &[u8]) -> FilterDecision {
+        if !key.starts_with(DATA_PREFIX) {
+            return FilterDecision::Keep;
+        }
+        match VersionSet::decode(value) {
+            Ok(set) if set.can_collect(now_ms(), self.grace_ms) => FilterDecision::Remove,
+            _ => FilterDecision::Keep,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_bounds_the_prefix() {
+        assert_eq!(prefix_end(b"d/a"), Some(b"d/b".to_vec()));
+        assert_eq!(prefix_end(b"d/\xff"), Some(b"d0".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+    }
+}

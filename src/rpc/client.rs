@@ -1,0 +1,268 @@
+//! The node-to-node HTTP client: one pooled keep-alive `reqwest::Client` per node, a timeout
+//! on every call, and typed results. A peer's error answer is an [`RpcError::Status`], not a
+//! success: the coordinator counts only real acknowledgements toward a quorum.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::CONTENT_TYPE;
+use ringkv_versions::VersionSet;
+
+use super::{MembershipMsg, ScanRequest, wire};
+use crate::settings::VersionedSettings;
+
+/// Why a call to another node failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("{url} did not answer in time")]
+    Timeout { url: String },
+    #[error("{url} answered {status}: {detail}")]
+    Status {
+        url: String,
+        status: u16,
+        detail: String,
+    },
+    #[error("{url} sent an undecodable answer: {reason}")]
+    Decode { url: String, reason: String },
+}
+
+impl RpcError {
+    /// True when the request certainly did not reach the peer (safe to try another).
+    pub fn never_sent(&self) -> bool {
+        matches!(self, RpcError::Unreachable { .. })
+    }
+}
+
+const OCTETS: &str = "application/octet-stream";
+const JSON: &str = "application/json";
+
+/// The pooled client. Cheap to clone.
+#[derive(Clone)]
+pub struct RpcClient {
+    http: reqwest::Client,
+    timeout: Duration,
+}
+
+impl RpcClient {
+    pub fn new(timeout: Duration) -> anyhow::Result<RpcClient> {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(512)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .build()?;
+        Ok(RpcClient { http, timeout })
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        url: String,
+        body: Option<(Vec<u8>, &'static str)>,
+        timeout: Duration,
+    ) -> Result<(StatusCode, bytes::Bytes), RpcError> {
+        let mut req = self.http.request(method, &url).timeout(timeout);
+        if let Some((body, ctype)) = body {
+            req = req.header(CONTENT_TYPE, ctype).body(body);
+        }
+        let classify = |e: reqwest::Error, url: &str| {
+            if e.is_timeout() {
+                RpcError::Timeout {
+                    url: url.to_string(),
+                }
+            } else {
+                RpcError::Unreachable {
+                    url: url.to_string(),
+                    reason: e.to_string(),
+                }
+            }
+        };
+        let resp = req.send().await.map_err(|e| classify(e, &url))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| classify(e, &url))?;
+        Ok((status, bytes))
+    }
+
+    fn fail(url: &str, status: StatusCode, body: &[u8]) -> RpcError {
+        let detail = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_string))
+            .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());
+        RpcError::Status {
+            url: url.to_string(),
+            status: status.as_u16(),
+            detail,
+        }
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(url: &str, body: &[u8]) -> Result<T, RpcError> {
+        serde_json::from_slice(body).map_err(|e| RpcError::Decode {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The peer's version set of `key` (`None` when it has none).
+    pub async fn read(&self, base: &str, key: &str) -> Result<Option<VersionSet>, RpcError> {
+        let url = format!("{base}/internal/read");
+        let body = Some((key.as_bytes().to_vec(), OCTETS));
+        let (status, bytes) = self
+            .call(reqwest::Method::POST, url.clone(), body, self.timeout)
+            .await?;
+        match status {
+            StatusCode::OK => VersionSet::decode(&bytes)
+                .map(Some)
+                .map_err(|e| RpcError::Decode {
+                    url,
+                    reason: e.to_string(),
+                }),
+            StatusCode::NOT_FOUND => Ok(None),
+            other => Err(Self::fail(&url, other, &bytes)),
+        }
+    }
+
+    /// Asks the peer to merge `set` (already encoded) into its copy of `key`.
+    pub async fn merge(&self, base: &str, key: &str, set: &[u8]) -> Result<(), RpcError> {
+        let url = format!("{base}/internal/merge");
+        let mut body = Vec::with_capacity(key.len() + set.len() + 8);
+        wire::put_entry(&mut body, key, set);
+        let (status, bytes) = self
+            .call(
+                reqwest::Method::POST,
+                url.clone(),
+                Some((body, OCTETS)),
+                self.timeout,
+            )
+            .await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(Self::fail(&url, status, &bytes))
+        }
+    }
+
+    /// One page of the peer's local keys.
+    pub async fn scan(
+        &self,
+        base: &str,
+        req: &ScanRequest,
+    ) -> Result<Vec<(String, VersionSet)>, RpcError> {
+        let url = format!("{base}/internal/scan");
+        let body = serde_json::to_vec(req).unwrap_or_default();
+        let (status, bytes) = self
+            .call(
+                reqwest::Method::POST,
+                url.clone(),
+                Some((body, JSON)),
+                self.timeout,
+            )
+            .await?;
+        if !status.is_success() {
+            return Err(Self::fail(&url, status, &bytes));
+        }
+        wire::decode_entries(&bytes).map_err(|e| RpcError::Decode {
+            url,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Hands a whole write to a replica of the key, which coordinates it.
+    pub async fn coordinate(
+        &self,
+        base: &str,
+        req: &crate::coordinator::WriteRequest,
+        timeout: Duration,
+    ) -> Result<crate::coordinator::ForwardedOutcome, RpcError> {
+        let url = format!("{base}/internal/coordinate");
+        let body = serde_json::to_vec(req).unwrap_or_default();
+        let (status, bytes) = self
+            .call(
+                reqwest::Method::POST,
+                url.clone(),
+                Some((body, JSON)),
+                timeout,
+            )
+            .await?;
+        if !status.is_success() {
+            return Err(Self::fail(&url, status, &bytes));
+        }
+        Self::json(&url, &bytes)
+    }
+
+    /// The peer's view of the cluster (also the failure detector's probe).
+    pub async fn membership(&self, base: &str) -> Result<MembershipMsg, RpcError> {
+        let url = format!("{base}/internal/membership");
+        let (status, bytes) = self
+            .call(reqwest::Method::GET, url.clone(), None, self.timeout)
+            .await?;
+        if !status.is_success() {
+            return Err(Self::fail(&url, status, &bytes));
+        }
+        Self::json(&url, &bytes)
+    }
+
+    /// Pushes our view; the peer merges it and answers with its own.
+    pub async fn push_membership(
+        &self,
+        base: &str,
+        msg: &MembershipMsg,
+    ) -> Result<MembershipMsg, RpcError> {
+        let url = format!("{base}/internal/membership");
+        let body = serde_json::to_vec(msg).unwrap_or_default();
+        let (status, bytes) = self
+            .call(
+                reqwest::Method::POST,
+                url.clone(),
+                Some((body, JSON)),
+                self.timeout,
+            )
+            .await?;
+        if !status.is_success() {
+            return Err(Self::fail(&url, status, &bytes));
+        }
+        Self::json(&url, &bytes)
+    }
+
+    /// Offers new settings to the peer.
+    pub async fn push_settings(
+        &self,
+        base: &str,
+        settings: &VersionedSettings,
+    ) -> Result<(), RpcError> {
+        let url = format!("{base}/internal/settings");
+        let body = serde_json::to_vec(settings).unwrap_or_default();
+        let (status, bytes) = self
+            .call(
+                reqwest::Method::POST,
+                url.clone(),
+                Some((body, JSON)),
+                self.timeout,
+            )
+            .await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(Self::fail(&url, status, &bytes))
+        }
+    }
+
+    /// `GET /healthcheck` on the peer.
+    pub async fn health(&self, base: &str) -> Result<(), RpcError> {
+        let url = format!("{base}/healthcheck");
+        let (status, bytes) = self
+            .call(reqwest::Method::GET, url.clone(), None, self.timeout)
+            .await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(Self::fail(&url, status, &bytes))
+        }
+    }
+}

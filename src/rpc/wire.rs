@@ -1,0 +1,108 @@
+//! Binary frames of `(key, version set)` pairs between nodes.
+//!
+//! ```text
+//! entry := key_len: u32 BE | key: key_len bytes (UTF-8) | set_len: u32 BE | set: set_len bytes
+//! body  := entry*            (a merge carries exactly one entry; a scan answer zero or more)
+//! ```
+//! `set` is `VersionSet::encode`. Decoding checks every length against what is left and that
+//! keys are UTF-8: a truncated or corrupt frame is an error, never a panic.
+
+use ringkv_versions::VersionSet;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WireError {
+    #[error("frame truncated at byte {0}")]
+    Truncated(usize),
+    #[error("key at byte {0} is not UTF-8")]
+    Utf8(usize),
+    #[error("version set at byte {offset}: {reason}")]
+    Set { offset: usize, reason: String },
+    #[error("expected one entry, found {0}")]
+    Count(usize),
+}
+
+/// Appends one entry to `out`.
+pub fn put_entry(out: &mut Vec<u8>, key: &str, set: &[u8]) {
+    out.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(&(set.len() as u32).to_be_bytes());
+    out.extend_from_slice(set);
+}
+
+/// Encodes a list of pairs.
+pub fn encode_entries(entries: &[(String, VersionSet)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (key, set) in entries {
+        put_entry(&mut out, key, &set.encode());
+    }
+    out
+}
+
+fn take<'a>(bytes: &'a [u8], pos: &mut usize, len: usize) -> Result<&'a [u8], WireError> {
+    let end = pos
+        .checked_add(len)
+        .filter(|&e| e <= bytes.len())
+        .ok_or(WireError::Truncated(*pos))?;
+    let slice = &bytes[*pos..end];
+    *pos = end;
+    Ok(slice)
+}
+
+fn take_u32(bytes: &[u8], pos: &mut usize) -> Result<usize, WireError> {
+    let raw = take(bytes, pos, 4)?;
+    Ok(u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize)
+}
+
+/// Decodes every entry of a body.
+pub fn decode_entries(bytes: &[u8]) -> Result<Vec<(String, VersionSet)>, WireError> {
+    let mut pos = 0;
+    let mut out = Vec::new();
+    while pos < bytes.len() {
+        let key_at = pos;
+        let key_len = take_u32(bytes, &mut pos)?;
+        let key = std::str::from_utf8(take(bytes, &mut pos, key_len)?)
+            .map_err(|_| WireError::Utf8(key_at))?
+            .to_string();
+        let set_at = pos;
+        let set_len = take_u32(bytes, &mut pos)?;
+        let set =
+            VersionSet::decode(take(bytes, &mut pos, set_len)?).map_err(|e| WireError::Set {
+                offset: set_at,
+                reason: e.to_string(),
+            })?;
+        out.push((key, set));
+    }
+    Ok(out)
+}
+
+/// Decodes a body of exactly one entry.
+pub fn decode_one(bytes: &[u8]) -> Result<(String, VersionSet), WireError> {
+    let mut entries = decode_entries(bytes)?;
+    match entries.len() {
+        1 => Ok(entries.remove(0)),
+        n => Err(WireError::Count(n)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncated_frames_are_errors() {
+        let mut body = Vec::new();
+        put_entry(&mut body, "key", &[1, 2, 3]);
+        for cut in 1..body.len() {
+            assert!(decode_entries(&body[..cut]).is_err(), "cut at {cut}");
+        }
+        assert_eq!(decode_entries(&[]).unwrap().len(), 0);
+        let mut huge = Vec::new();
+        huge.extend_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(decode_entries(&huge).unwrap_err(), WireError::Truncated(4));
+        let mut bad_utf8 = Vec::new();
+        put_entry(&mut bad_utf8, "", &[]);
+        bad_utf8[3] = 1;
+        bad_utf8.insert(4, 0xff);
+        assert_eq!(decode_entries(&bad_utf8).unwrap_err(), WireError::Utf8(0));
+    }
+}

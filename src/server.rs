@@ -1,0 +1,129 @@
+//! Running one node: open the parts, serve, and shut down in order.
+//!
+//! Shutdown order (SIGTERM / Ctrl-C, or the `shutdown` future given to [`run`]): stop
+//! accepting and let in-flight requests finish (axum's graceful shutdown), stop the prober,
+//! wait (bounded) for background replication and read-repair tasks to release the storage
+//! engine, then close it, which syncs the commit log. Only then does `run` return.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::cluster::Cluster;
+use crate::config::{Config, SyncMode};
+use crate::node::Node;
+use crate::replica::{CollectDead, Replica};
+
+/// How long shutdown waits for background tasks before syncing without closing.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn storage_options(config: &Config) -> ringkv_storage::Options {
+    let sync = match config.storage.sync {
+        SyncMode::Always => ringkv_storage::SyncPolicy::Always,
+        SyncMode::Interval => ringkv_storage::SyncPolicy::Interval(Duration::from_millis(
+            config.storage.sync_interval_ms,
+        )),
+        SyncMode::Never => ringkv_storage::SyncPolicy::Never,
+    };
+    ringkv_storage::Options {
+        sync,
+        memtable_bytes: config.storage.memtable_bytes,
+        compaction_filter: Some(Arc::new(CollectDead {
+            grace_ms: config.tombstone_grace_ms,
+        })),
+        ..ringkv_storage::Options::default()
+    }
+}
+
+/// Opens a node's parts for `config` (already resolved): storage, cluster view, shared state.
+pub async fn open_node(config: Config) -> anyhow::Result<Arc<Node>> {
+    let dir = config.data_dir().to_path_buf();
+    let options = storage_options(&config);
+    let storage_dir = dir.join("storage");
+    let db = tokio::task::spawn_blocking(move || ringkv_storage::Db::open(&storage_dir, options))
+        .await?
+        .with_context(|| format!("opening the storage engine in {}", dir.display()))?;
+    let replica = Replica::new(db);
+    let cluster = Arc::new(Cluster::open(
+        config.node_id(),
+        config.public_url(),
+        &config.initial_peer_urls()?,
+        config.settings(),
+        config.tokens_per_member,
+        dir,
+    )?);
+    Ok(Arc::new(Node::new(config, cluster, replica)?))
+}
+
+/// Runs a node on `listener` until `shutdown` resolves. `on_ready` is called with the resolved
+/// config once the node serves.
+pub async fn run(
+    mut config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce(&Config),
+) -> anyhow::Result<()> {
+    let port = listener.local_addr()?.port();
+    config.resolve(port)?;
+    let node = open_node(config).await?;
+    let replica = node.replica.clone();
+    let (stop, stopped) = watch::channel(false);
+    let prober = tokio::spawn(crate::prober::run(
+        node.cluster.clone(),
+        node.rpc.clone(),
+        stopped,
+    ));
+    let app = crate::api::router(node.clone());
+    tracing::info!(node = %node.cluster.self_id, url = %node.cluster.self_url, "serving");
+    on_ready(&node.config);
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    tracing::info!(node = %node.cluster.self_id, "stopped accepting; draining");
+    let _ = stop.send(true);
+    let _ = prober.await;
+    drop(node);
+    let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+    while replica.handles() > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    match replica.close().await {
+        Ok(true) => tracing::info!("storage closed"),
+        Ok(false) => tracing::warn!("background tasks still hold storage; log synced instead"),
+        Err(e) => return Err(e).context("closing the storage engine"),
+    }
+    served.context("serving HTTP")
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,293 @@
+//! Hot-reloadable settings: the config sections that `PUT /config` may change at run time.
+//!
+//! `Settings` carries a `version`; every node keeps the highest-versioned settings it has seen
+//! (ties broken by the id of the node that made the change, so every node converges on the same
+//! value). A change is validated as a whole before it replaces anything: an invalid `PUT /config`
+//! leaves the settings untouched.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Replication factor and default quorums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quorum {
+    /// Replicas per key.
+    pub n: usize,
+    /// Replies a read waits for.
+    pub r: usize,
+    /// Acknowledgements a write waits for.
+    pub w: usize,
+}
+
+impl Default for Quorum {
+    fn default() -> Self {
+        Quorum { n: 3, r: 2, w: 2 }
+    }
+}
+
+/// Failure detection. The node probes its peers every `interval_ms`; a peer silent for
+/// `failure_timeout_ms` is suspect, and dead after twice that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Gossip {
+    pub interval_ms: u64,
+    pub failure_timeout_ms: u64,
+}
+
+impl Default for Gossip {
+    fn default() -> Self {
+        Gossip {
+            interval_ms: 1000,
+            failure_timeout_ms: 5000,
+        }
+    }
+}
+
+/// Merkle-tree repair between replicas (the worker arrives in a later issue; the knobs are
+/// already part of the config contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AntiEntropy {
+    pub buckets: usize,
+    pub interval_ms: u64,
+}
+
+impl Default for AntiEntropy {
+    fn default() -> Self {
+        AntiEntropy {
+            buckets: 1024,
+            interval_ms: 60_000,
+        }
+    }
+}
+
+/// Caps applied to every stored version set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Versioning {
+    pub max_clock_entries: usize,
+    pub max_siblings: usize,
+}
+
+impl Default for Versioning {
+    fn default() -> Self {
+        Versioning {
+            max_clock_entries: 20,
+            max_siblings: 32,
+        }
+    }
+}
+
+impl Versioning {
+    pub fn limits(&self) -> ringkv_versions::Limits {
+        ringkv_versions::Limits {
+            max_clock_entries: self.max_clock_entries,
+            max_siblings: self.max_siblings,
+        }
+    }
+}
+
+/// Hinted handoff (the worker arrives in a later issue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct HintedHandoff {
+    pub enabled: bool,
+    pub max_hint_age_ms: u64,
+    pub replay_interval_ms: u64,
+}
+
+impl Default for HintedHandoff {
+    fn default() -> Self {
+        HintedHandoff {
+            enabled: true,
+            max_hint_age_ms: 86_400_000,
+            replay_interval_ms: 5000,
+        }
+    }
+}
+
+/// The hot sections together. Field names are the section names of `config.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub quorum: Quorum,
+    pub gossip: Gossip,
+    pub anti_entropy: AntiEntropy,
+    pub versioning: Versioning,
+    pub hinted_handoff: HintedHandoff,
+}
+
+/// The names of the hot sections, as accepted by `PUT /config`.
+pub const HOT_SECTIONS: [&str; 5] = [
+    "quorum",
+    "gossip",
+    "anti_entropy",
+    "versioning",
+    "hinted_handoff",
+];
+
+impl Settings {
+    /// Checks the settings as a whole; the error says what to fix.
+    pub fn validate(&self) -> Result<(), String> {
+        let q = &self.quorum;
+        if q.n < 1 {
+            return Err(format!("quorum.n must be at least 1, got {}", q.n));
+        }
+        if q.r < 1 || q.r > q.n {
+            return Err(format!(
+                "quorum.r must be within 1..={} (quorum.n), got {}",
+                q.n, q.r
+            ));
+        }
+        if q.w < 1 || q.w > q.n {
+            return Err(format!(
+                "quorum.w must be within 1..={} (quorum.n), got {}",
+                q.n, q.w
+            ));
+        }
+        let positive = [
+            ("gossip.interval_ms", self.gossip.interval_ms),
+            ("gossip.failure_timeout_ms", self.gossip.failure_timeout_ms),
+            ("anti_entropy.buckets", self.anti_entropy.buckets as u64),
+            ("anti_entropy.interval_ms", self.anti_entropy.interval_ms),
+            (
+                "versioning.max_clock_entries",
+                self.versioning.max_clock_entries as u64,
+            ),
+            (
+                "versioning.max_siblings",
+                self.versioning.max_siblings as u64,
+            ),
+            (
+                "hinted_handoff.max_hint_age_ms",
+                self.hinted_handoff.max_hint_age_ms,
+            ),
+            (
+                "hinted_handoff.replay_interval_ms",
+                self.hinted_handoff.replay_interval_ms,
+            ),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(format!("{name} must be positive"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a partial JSON update (`{"quorum": {"w": 1}}`) and validates the result.
+    /// Unknown sections or keys are errors; `self` is not modified.
+    pub fn patched(&self, patch: &serde_json::Value) -> Result<Settings, String> {
+        let patch = patch
+            .as_object()
+            .ok_or("the body must be a JSON object of config sections")?;
+        let mut current = serde_json::to_value(self).map_err(|e| e.to_string())?;
+        for (section, fields) in patch {
+            if !HOT_SECTIONS.contains(&section.as_str()) {
+                return Err(format!(
+                    "`{section}` cannot be changed at run time; hot sections are: {}",
+                    HOT_SECTIONS.join(", ")
+                ));
+            }
+            let fields = fields
+                .as_object()
+                .ok_or_else(|| format!("`{section}` must be an object of settings"))?;
+            let target = current[section.as_str()]
+                .as_object_mut()
+                .ok_or_else(|| format!("`{section}` is not a section"))?;
+            for (key, value) in fields {
+                if !target.contains_key(key) {
+                    return Err(format!("unknown setting `{section}.{key}`"));
+                }
+                target.insert(key.clone(), value.clone());
+            }
+        }
+        let next: Settings =
+            serde_json::from_value(current).map_err(|e| format!("invalid value: {e}"))?;
+        next.validate()?;
+        Ok(next)
+    }
+}
+
+/// Settings plus the version that orders changes across the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionedSettings {
+    /// 0 for the settings read from the config file; each `PUT /config` increments it.
+    pub version: u64,
+    /// The node that made this version (tie-breaker between concurrent changes).
+    pub origin: String,
+    pub settings: Settings,
+}
+
+impl VersionedSettings {
+    /// True when `self` should replace `other`.
+    pub fn supersedes(&self, other: &VersionedSettings) -> bool {
+        (self.version, &self.origin) > (other.version, &other.origin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_are_valid() {
+        Settings::default().validate().unwrap();
+    }
+
+    #[test]
+    fn patch_changes_only_named_fields() {
+        let next = Settings::default()
+            .patched(&json!({"quorum": {"w": 1}}))
+            .unwrap();
+        assert_eq!(next.quorum, Quorum { n: 3, r: 2, w: 1 });
+        assert_eq!(next.gossip, Gossip::default());
+    }
+
+    #[test]
+    fn patch_rejects_invalid_wholes_and_unknown_keys() {
+        let s = Settings::default();
+        assert!(
+            s.patched(&json!({"quorum": {"r": 4}}))
+                .unwrap_err()
+                .contains("quorum.r")
+        );
+        assert!(
+            s.patched(&json!({"quorum": {"n": 1}})).is_err(),
+            "r=2 > n=1"
+        );
+        assert!(
+            s.patched(&json!({"quorum": {"x": 1}}))
+                .unwrap_err()
+                .contains("quorum.x")
+        );
+        assert!(s.patched(&json!({"port": 1})).is_err());
+        assert!(s.patched(&json!({"quorum": {"w": "two"}})).is_err());
+        assert!(s.patched(&json!({"gossip": {"interval_ms": 0}})).is_err());
+        assert!(s.patched(&json!([1])).is_err());
+    }
+
+    #[test]
+    fn higher_version_wins_then_origin() {
+        let a = VersionedSettings {
+            version: 2,
+            origin: "a".into(),
+            settings: Settings::default(),
+        };
+        let b = VersionedSettings {
+            version: 1,
+            origin: "z".into(),
+            settings: Settings::default(),
+        };
+        assert!(a.supersedes(&b));
+        let c = VersionedSettings {
+            version: 2,
+            origin: "b".into(),
+            settings: Settings::default(),
+        };
+        assert!(c.supersedes(&a));
+        assert!(!a.supersedes(&a));
+    }
+}

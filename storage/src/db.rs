@@ -1,0 +1,397 @@
+//! The engine's shared state and its foreground operations: writes with group commit, reads on
+//! snapshots, memtable switches, and the install of new versions.
+//!
+//! Locks, and why each is the kind it is (always taken in this order, never the reverse):
+//! - `queue` (`Mutex` + `Condvar`): the writer queue. Writers enqueue their batch; the first
+//!   writer to find no leader becomes the leader and commits the whole queue as one group (one
+//!   log write, one fsync), while the others wait on the condvar for their ticket to be done.
+//! - `log` (`Mutex`): the active segment, the sequence counter and the memtable switch. Only the
+//!   leader, `flush` and `sync` take it; readers never do.
+//! - `manifest` (`Mutex`): serialises table-set edits (flush, compaction) and manifest writes.
+//! - `version` (`RwLock<Arc<Version>>`): held only to clone or swap the `Arc`; a memtable
+//!   switch swaps it under `log`, a table-set edit under `manifest`.
+//! - `bg` (`Mutex` + `Condvar`): background-work signals, flush progress and shutdown.
+//!
+//! Visibility: a write becomes visible when the leader publishes `visible_seq` after the group
+//! is in the log (fsynced under `SyncPolicy::Always`) and in the memtable, so readers never see
+//! a write that a crash could still take back, nor half of a batch.
+
+use std::fs::File;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::batch::encode_ops;
+use crate::iter::{MergeIter, Scan};
+use crate::manifest::Manifest;
+use crate::memtable::MemTable;
+use crate::stats::Counters;
+use crate::version::Version;
+use crate::wal::{LogWriter, log_path};
+use crate::{Error, Options, Result, Stats, SyncPolicy, WriteBatch, worker};
+
+pub(crate) struct Queue {
+    pending: Vec<WriteBatch>,
+    next_ticket: u64,
+    /// Every ticket up to this one has been committed (or failed).
+    done_ticket: u64,
+    /// First ticket of the group whose commit failed; this and every later ticket fail.
+    failed_from: Option<u64>,
+    leader: bool,
+}
+
+pub(crate) struct LogState {
+    pub(crate) writer: LogWriter,
+    /// Sequence number of the next operation.
+    next_seq: u64,
+    /// Memtables frozen so far (flush waits until as many are flushed).
+    frozen: u64,
+    payload: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+#[derive(Default)]
+pub(crate) struct BgState {
+    pub(crate) shutdown: bool,
+    /// Memtables flushed so far.
+    pub(crate) flushed: u64,
+    pub(crate) compaction_due: bool,
+}
+
+pub(crate) struct Shared {
+    pub(crate) dir: PathBuf,
+    pub(crate) opts: Options,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) version: RwLock<Arc<Version>>,
+    visible_seq: AtomicU64,
+    queue: Mutex<Queue>,
+    queue_cv: Condvar,
+    log: Mutex<LogState>,
+    pub(crate) manifest: Mutex<()>,
+    pub(crate) next_file_id: AtomicU64,
+    pub(crate) bg: Mutex<BgState>,
+    pub(crate) bg_cv: Condvar,
+    /// Held while one compaction task runs, by the background compactor or `compact()`.
+    pub(crate) compaction: Mutex<()>,
+    poisoned: AtomicBool,
+    /// Holds the advisory lock on `dir/LOCK` for the engine's lifetime.
+    _lock: File,
+}
+
+/// What recovery hands to a new engine.
+pub(crate) struct Recovered {
+    pub(crate) version: Version,
+    pub(crate) writer: LogWriter,
+    pub(crate) next_file_id: u64,
+    pub(crate) lock: File,
+}
+
+pub(crate) struct DbInner {
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl DbInner {
+    pub(crate) fn open(dir: &Path, mut opts: Options) -> Result<DbInner> {
+        opts.max_levels = opts.max_levels.max(2);
+        opts.max_immutable_memtables = opts.max_immutable_memtables.max(1);
+        let counters = Arc::new(Counters::default());
+        let rec = crate::recovery::recover(dir, &opts, &counters)?;
+        let l0 = rec.version.levels[0].len();
+        let shared = Arc::new(Shared {
+            dir: dir.to_path_buf(),
+            counters,
+            version: RwLock::new(Arc::new(rec.version)),
+            visible_seq: AtomicU64::new(0),
+            queue: Mutex::new(Queue {
+                pending: Vec::new(),
+                next_ticket: 1,
+                done_ticket: 0,
+                failed_from: None,
+                leader: false,
+            }),
+            queue_cv: Condvar::new(),
+            log: Mutex::new(LogState {
+                writer: rec.writer,
+                next_seq: 1,
+                frozen: 0,
+                payload: Vec::new(),
+                scratch: Vec::new(),
+            }),
+            manifest: Mutex::new(()),
+            next_file_id: AtomicU64::new(rec.next_file_id),
+            bg: Mutex::new(BgState {
+                compaction_due: l0 >= opts.l0_compaction_trigger,
+                ..BgState::default()
+            }),
+            bg_cv: Condvar::new(),
+            compaction: Mutex::new(()),
+            poisoned: AtomicBool::new(false),
+            _lock: rec.lock,
+            opts,
+        });
+        let threads = worker::spawn_all(&shared)?;
+        Ok(DbInner {
+            shared,
+            threads: Mutex::new(threads),
+        })
+    }
+
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let (version, seq) = self.shared.snapshot();
+        version.get(key, seq, &self.shared.counters)
+    }
+
+    pub(crate) fn scan(&self, from: Bound<Vec<u8>>, to: Bound<Vec<u8>>) -> Result<Scan> {
+        let (version, seq) = self.shared.snapshot();
+        let sources = version.sources(seq, &from, &to, &self.shared.counters)?;
+        Ok(Scan::new(MergeIter::new(sources, to)))
+    }
+
+    /// Queues `batch` and returns once its group is committed (group commit, see module doc).
+    pub(crate) fn write(&self, batch: WriteBatch) -> Result<()> {
+        let shared = &self.shared;
+        shared.check_poisoned()?;
+        if !batch.fits_format() {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "key or value longer than 4 GiB",
+            )));
+        }
+        let mut q = shared.queue.lock();
+        let ticket = q.next_ticket;
+        q.next_ticket += 1;
+        q.pending.push(batch);
+        while q.leader && q.done_ticket < ticket {
+            shared.queue_cv.wait(&mut q);
+        }
+        if q.done_ticket >= ticket {
+            return match q.failed_from {
+                Some(first) if ticket >= first => Err(Error::Poisoned),
+                _ => Ok(()),
+            };
+        }
+        q.leader = true;
+        let group = std::mem::take(&mut q.pending);
+        let first = q.done_ticket + 1;
+        let last = q.next_ticket - 1;
+        drop(q);
+        let result = shared.commit_group(group);
+        let mut q = shared.queue.lock();
+        q.leader = false;
+        q.done_ticket = last;
+        if result.is_err() {
+            q.failed_from.get_or_insert(first);
+        }
+        drop(q);
+        shared.queue_cv.notify_all();
+        result
+    }
+
+    pub(crate) fn sync(&self) -> Result<()> {
+        self.shared.check_poisoned()?;
+        let file = self.shared.log_file();
+        file.sync_data().map_err(|e| self.shared.poison(e))
+    }
+
+    pub(crate) fn flush(&self) -> Result<()> {
+        let shared = &self.shared;
+        shared.check_poisoned()?;
+        let target = {
+            let mut log = shared.log.lock();
+            if !shared.current().mem.is_empty() {
+                shared.rotate(&mut log)?;
+            }
+            log.frozen
+        };
+        let mut bg = shared.bg.lock();
+        while bg.flushed < target {
+            shared.check_poisoned()?;
+            shared.bg_cv.wait(&mut bg);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn compact(&self) -> Result<()> {
+        self.shared.check_poisoned()?;
+        worker::compact_until_done(&self.shared)
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let version = self.shared.current();
+        let mut stats = Stats {
+            tables_per_level: version.levels.iter().map(Vec::len).collect(),
+            table_bytes: version.levels.iter().flatten().map(|t| t.size()).sum(),
+            ..Stats::default()
+        };
+        for mem in std::iter::once(&version.mem).chain(&version.imm) {
+            stats.memtable_bytes += mem.approximate_bytes() as u64;
+            let log = log_path(&self.shared.dir, mem.log_id());
+            stats.log_bytes += std::fs::metadata(log).map_or(0, |m| m.len());
+        }
+        self.shared.counters.fill(&mut stats);
+        stats
+    }
+
+    pub(crate) fn close(&self) -> Result<()> {
+        self.shutdown();
+        if self.shared.poisoned.load(Ordering::Acquire) {
+            return Err(Error::Poisoned);
+        }
+        self.sync()
+    }
+
+    /// Stops and joins the background threads. Idempotent.
+    fn shutdown(&self) {
+        self.shared.bg.lock().shutdown = true;
+        self.shared.bg_cv.notify_all();
+        for handle in self.threads.lock().drain(..) {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for DbInner {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Shared {
+    pub(crate) fn current(&self) -> Arc<Version> {
+        Arc::clone(&self.version.read())
+    }
+
+    /// A consistent read view: every write with a sequence number up to the returned one is in
+    /// the returned version (the sequence number is read after the version, see module doc).
+    fn snapshot(&self) -> (Arc<Version>, u64) {
+        let version = self.current();
+        (version, self.visible_seq.load(Ordering::Acquire))
+    }
+
+    /// The active log segment, for fsyncs outside the log lock.
+    pub(crate) fn log_file(&self) -> Arc<File> {
+        self.log.lock().writer.file()
+    }
+
+    pub(crate) fn alloc_file_id(&self) -> u64 {
+        self.next_file_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn check_poisoned(&self) -> Result<()> {
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(Error::Poisoned);
+        }
+        Ok(())
+    }
+
+    /// Marks the engine unusable for writes and wakes every waiter; returns `err` for the caller.
+    pub(crate) fn poison(&self, err: impl Into<Error>) -> Error {
+        self.poisoned.store(true, Ordering::Release);
+        let _bg = self.bg.lock();
+        self.bg_cv.notify_all();
+        err.into()
+    }
+
+    /// Writes a group to the log (and fsyncs it under `Always`), applies it to the memtable and
+    /// publishes it. Runs in the leader only.
+    fn commit_group(&self, group: Vec<WriteBatch>) -> Result<()> {
+        self.check_poisoned()?;
+        let mut log = self.log.lock();
+        // Only this leader (holding `log`) switches memtables, so `mem` stays the active one.
+        let mut mem = Arc::clone(&self.current().mem);
+        if mem.approximate_bytes() >= self.opts.memtable_bytes && !mem.is_empty() {
+            self.rotate(&mut log)?;
+            mem = Arc::clone(&self.current().mem);
+        }
+        let log = &mut *log;
+        log.payload.clear();
+        encode_ops(group.iter(), &mut log.payload);
+        if let Err(e) = log.writer.append(&log.payload, &mut log.scratch) {
+            return Err(self.poison(e));
+        }
+        if self.opts.sync == SyncPolicy::Always
+            && let Err(e) = log.writer.sync()
+        {
+            return Err(self.poison(e));
+        }
+        let mut seq = log.next_seq;
+        for batch in group {
+            for (key, value) in batch.into_ops() {
+                mem.insert(key, seq, value);
+                seq += 1;
+            }
+        }
+        log.next_seq = seq;
+        self.visible_seq.store(seq - 1, Ordering::Release);
+        Ok(())
+    }
+
+    /// Freezes the active memtable and starts a new one with a new log segment. Stalls first
+    /// while too many frozen memtables or level-0 tables wait for background work.
+    fn rotate(&self, log: &mut LogState) -> Result<()> {
+        self.stall_while_behind()?;
+        let id = self.alloc_file_id();
+        let writer = LogWriter::create(&self.dir, id).map_err(|e| self.poison(e))?;
+        // The old segment's data is only needed until its flush, but it must survive until then.
+        log.writer.sync().map_err(|e| self.poison(e))?;
+        log.writer = writer;
+        log.frozen += 1;
+        {
+            let mut current = self.version.write();
+            let mut next = Version::clone(&current);
+            next.imm.insert(0, Arc::clone(&next.mem));
+            next.mem = Arc::new(MemTable::new(id));
+            *current = Arc::new(next);
+        }
+        let _bg = self.bg.lock();
+        self.bg_cv.notify_all();
+        Ok(())
+    }
+
+    fn stall_while_behind(&self) -> Result<()> {
+        let behind = |v: &Version| {
+            v.imm.len() >= self.opts.max_immutable_memtables
+                || v.levels[0].len() >= self.opts.l0_stop_trigger
+        };
+        if !behind(&self.current()) {
+            return Ok(());
+        }
+        self.counters.add(&self.counters.write_stalls, 1);
+        let mut bg = self.bg.lock();
+        while behind(&self.current()) {
+            self.check_poisoned()?;
+            if bg.shutdown {
+                return Err(Error::Closed);
+            }
+            self.bg_cv.wait(&mut bg);
+        }
+        Ok(())
+    }
+
+    /// Applies `edit` (a flush or compaction result) to the table set: records the edited
+    /// version in the manifest, then applies the same edit to the then-current version. A
+    /// memtable switch may have happened in between; edits only touch levels and remove the
+    /// memtable they flushed, and a switch does not change the oldest needed log segment, so the
+    /// manifest written matches the version installed.
+    pub(crate) fn install(&self, edit: impl Fn(&mut Version)) -> Result<()> {
+        let _manifest = self.manifest.lock();
+        let mut next = Version::clone(&self.current());
+        edit(&mut next);
+        let manifest = Manifest {
+            next_file_id: self.next_file_id.load(Ordering::Relaxed),
+            log_number: next.min_log_id(),
+            levels: next.table_ids(),
+        };
+        manifest.store(&self.dir).map_err(|e| self.poison(e))?;
+        let mut current = self.version.write();
+        let mut next = Version::clone(&current);
+        edit(&mut next);
+        *current = Arc::new(next);
+        Ok(())
+    }
+}
