@@ -134,3 +134,33 @@ fn sequential_writes_without_context_through_mixed_nodes_leave_one_value() {
         assert_eq!(node.get_value("seq"), json!(29), "via {}", node.id);
     }
 }
+
+#[test]
+fn many_concurrent_writes_with_one_context_all_survive_as_siblings() {
+    const WRITERS: usize = 12;
+    let cluster = Cluster::builder(3).quorum(3, 2, 2).start();
+    let base = cluster.nodes[0].put("crowd", json!("base")).expect(201);
+    let stale = base.context().expect("X-Context");
+
+    // Every writer descends from the same context, so none covers another: on every replica each
+    // read-merge-write must keep all of them, including writes racing on one coordinator.
+    std::thread::scope(|scope| {
+        for i in 0..WRITERS {
+            let (node, stale) = (&cluster.nodes[i % 3], &stale);
+            scope.spawn(move || {
+                let resp = put_with_context(node, "crowd", json!(i), stale);
+                assert_eq!(
+                    resp.status, 200,
+                    "writer {i} via {}: {}",
+                    node.id, resp.body
+                );
+            });
+        }
+    });
+    let mut want: Vec<Value> = (0..WRITERS).map(|i| json!(i)).collect();
+    want.sort_by_key(Value::to_string);
+    for node in &cluster.nodes {
+        let (values, _) = siblings(node, "crowd");
+        assert_eq!(values, want, "siblings via {}", node.id);
+    }
+}
