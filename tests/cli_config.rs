@@ -34,6 +34,7 @@ fn launch(env: &[(&str, &str)], sets: &[&str], args: &[&str]) -> Launch {
             .collect(),
         args: args.iter().map(|s| s.to_string()).collect(),
         address_by_env: true,
+        port: 0,
     }
 }
 

@@ -244,6 +244,8 @@ pub struct Launch {
     pub args: Vec<String>,
     /// Give host and port through `HOST`/`PORT` instead of `--host`/`--port`.
     pub address_by_env: bool,
+    /// The port of the first start; 0 = any free port.
+    pub port: u16,
 }
 
 impl Launch {
@@ -255,6 +257,7 @@ impl Launch {
             env: Vec::new(),
             args: Vec::new(),
             address_by_env: false,
+            port: 0,
         }
     }
 }
@@ -290,7 +293,7 @@ impl Node {
             id: launch.node_id.clone().unwrap_or_else(|| name.to_owned()),
             url: String::new(),
             http,
-            port: 0,
+            port: launch.port,
             data_dir: cwd.join("data"),
             log_path: cwd.join("node.log"),
             cwd,
@@ -594,6 +597,31 @@ pub struct Cluster {
 pub struct ClusterBuilder {
     size: usize,
     sets: Vec<String>,
+    membership: Membership,
+}
+
+/// How the nodes of a cluster learn of each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Membership {
+    /// Each node starts alone on port 0; `POST /peers` on the first node joins the others.
+    Join,
+    /// Ports are reserved first; every node gets one `--membership-file` listing all of them
+    /// (itself included, mixed `host:port` and URL lines, comments and blank lines).
+    File,
+    /// Ports are reserved first; node 0 gets the others' URLs with `--peers`, the others through
+    /// `RINGKV_PEERS`.
+    Peers,
+}
+
+/// `n` ports that were free a moment ago (all bound at once, then released).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("binding a free port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("local addr").port())
+        .collect()
 }
 
 impl ClusterBuilder {
@@ -618,6 +646,11 @@ impl ClusterBuilder {
             .tempdir()
             .expect("creating a temp dir");
         let http = Http::new();
+        if self.membership != Membership::Join {
+            let cluster = self.start_static(dir, http);
+            cluster.wait_for_membership();
+            return cluster;
+        }
         let nodes: Vec<Node> = (0..self.size)
             .map(|i| Node::start(dir.path(), &format!("node{i}"), &self.sets, http.clone()))
             .collect();
@@ -638,6 +671,49 @@ impl ClusterBuilder {
         cluster.wait_for_membership();
         cluster
     }
+
+    /// Uses static membership: the nodes know each other's addresses from their start.
+    pub fn membership(mut self, membership: Membership) -> Self {
+        self.membership = membership;
+        self
+    }
+
+    fn start_static(self, dir: tempfile::TempDir, http: Http) -> Cluster {
+        let ports = free_ports(self.size);
+        let urls: Vec<String> = ports
+            .iter()
+            .map(|p| format!("http://127.0.0.1:{p}"))
+            .collect();
+        let file = dir.path().join("cluster.membership");
+        let mut text = String::from("# ringkv test cluster\n\n");
+        for (i, port) in ports.iter().enumerate() {
+            match i % 2 {
+                0 => text.push_str(&format!("127.0.0.1:{port}\n")),
+                _ => text.push_str(&format!("  http://127.0.0.1:{port}  \n\n")),
+            }
+        }
+        std::fs::write(&file, text).expect("writing the membership file");
+        let nodes = (0..self.size)
+            .map(|i| {
+                let id = format!("node{i}");
+                let mut launch = Launch::with_id(&id, &self.sets);
+                launch.port = ports[i];
+                let others: Vec<&str> = (0..self.size)
+                    .filter(|&j| j != i)
+                    .map(|j| urls[j].as_str())
+                    .collect();
+                match (self.membership, i) {
+                    (Membership::File, _) => {
+                        launch.args = vec!["--membership-file".into(), file.display().to_string()];
+                    }
+                    (_, 0) => launch.args = vec!["--peers".into(), others.join(",")],
+                    _ => launch.env = vec![("RINGKV_PEERS".into(), others.join(","))],
+                }
+                Node::start_with(dir.path(), &id, launch, http.clone())
+            })
+            .collect();
+        Cluster { nodes, http, dir }
+    }
 }
 
 impl Cluster {
@@ -646,6 +722,7 @@ impl Cluster {
         ClusterBuilder {
             size,
             sets: Vec::new(),
+            membership: Membership::Join,
         }
     }
 
