@@ -582,6 +582,104 @@ impl Drop for Node {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Other processes
+// ---------------------------------------------------------------------------------------------
+
+/// Any `ringkv` child process whose stdout lines are collected (e.g. `ringkv dev`); killed on drop.
+pub struct Proc {
+    child: Option<Child>,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    /// Spawns `ringkv <args>` in `cwd`, stderr to `cwd/stderr.log`, with a clean `RINGKV_*` env.
+    pub fn spawn(cwd: &Path, args: &[&str]) -> Proc {
+        let log = File::create(cwd.join("stderr.log")).expect("creating the log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ringkv"));
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy().into_owned();
+            if name.starts_with("RINGKV_") || name == "PORT" || name == "HOST" {
+                cmd.env_remove(&name);
+            }
+        }
+        let mut child = cmd
+            .args(args)
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawning ringkv");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().expect("lines lock").push(line);
+            }
+        });
+        Proc {
+            child: Some(child),
+            lines,
+        }
+    }
+
+    /// Every stdout line so far.
+    pub fn stdout(&self) -> Vec<String> {
+        self.lines.lock().expect("lines lock").clone()
+    }
+
+    /// Waits until some stdout line contains `needle`; returns that line.
+    pub fn wait_for_line(&self, needle: &str) -> String {
+        wait_until(
+            &format!("stdout has a line with {needle:?}"),
+            DEADLINE,
+            || {
+                let lines = self.stdout();
+                lines
+                    .iter()
+                    .find(|l| l.contains(needle))
+                    .cloned()
+                    .ok_or_else(|| format!("{lines:?}"))
+            },
+        )
+    }
+
+    /// Sends `signal` (e.g. "INT", "TERM") and waits, with a deadline, for the exit status.
+    pub fn signal_and_wait(&mut self, signal: &str) -> ExitStatus {
+        let mut child = self.child.take().expect("process already reaped");
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .expect("running kill");
+        assert!(sent.success(), "kill -{signal} failed");
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().expect("waiting") {
+                return status;
+            }
+            if start.elapsed() > DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("no exit within {DEADLINE:?} of SIG{signal}");
+            }
+            thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Clusters
 // ---------------------------------------------------------------------------------------------
 
