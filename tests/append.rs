@@ -2,7 +2,8 @@
 //! anything pushes (an array is pushed as one element), an absent or deleted key is created with the
 //! value (201, like PUT), an empty string leaves a string unchanged; every other type pair is 422 with
 //! a `detail` and leaves the stored value untouched. Answers are `{"key": K, "value": <new value>}`
-//! and every node reads the result.
+//! and every node reads the result. Two appends racing through different nodes never lose one:
+//! the result holds both elements, in one array or across siblings.
 
 mod common;
 
@@ -116,5 +117,41 @@ fn other_type_pairs_are_422_and_change_nothing() {
         );
         resp.error_detail();
         assert_everywhere(&cluster, &key, stored);
+    }
+}
+
+#[test]
+fn racing_appends_through_different_nodes_lose_nothing() {
+    const ROUNDS: usize = 15;
+    let cluster = Cluster::builder(3).quorum(3, 2, 2).start();
+    for round in 0..ROUNDS {
+        let key = format!("race-{round}");
+        cluster.nodes[0].put(&key, json!([])).expect(201);
+        std::thread::scope(|scope| {
+            for side in 0..2 {
+                let (node, key) = (&cluster.nodes[side + 1], &key);
+                scope.spawn(move || {
+                    let resp = append(node, key, json!(side));
+                    assert_eq!(resp.status, 200, "append {side} to {key}: {}", resp.body);
+                });
+            }
+        });
+        let resp = cluster.nodes[round % 3].get(&key);
+        let body = resp.json();
+        let arrays: Vec<Value> = match resp.status {
+            200 => vec![body["value"].clone()],
+            300 => body["values"].as_array().expect("values").clone(),
+            other => panic!("GET {key}: {other} {body}"),
+        };
+        let elements: Vec<&Value> = arrays
+            .iter()
+            .flat_map(|a| a.as_array().expect("array value").iter())
+            .collect();
+        for side in 0..2 {
+            assert!(
+                elements.contains(&&json!(side)),
+                "{key}: the acknowledged append of {side} was lost: {body}"
+            );
+        }
     }
 }
