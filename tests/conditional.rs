@@ -4,17 +4,8 @@
 
 mod common;
 
-use common::{Cluster, Node, Resp};
-use serde_json::{Value, json};
-
-fn put_if(node: &Node, header: &str, key: &str, value: Value) -> Resp {
-    node.http.json(
-        "PUT",
-        &node.item(key, ""),
-        &[(header, "*")],
-        &json!({ "value": value }),
-    )
-}
+use common::Cluster;
+use serde_json::json;
 
 #[test]
 fn if_none_match_star_creates_only() {
@@ -23,23 +14,29 @@ fn if_none_match_star_creates_only() {
         unreachable!()
     };
 
-    let created = put_if(a, "If-None-Match", "inm", json!("first")).expect(201);
+    let created = a
+        .put_with("inm", &json!("first"), &[("If-None-Match", "*")])
+        .expect(201);
     assert_eq!(created.json(), json!({"key": "inm", "value": "first"}));
 
-    put_if(b, "If-None-Match", "inm", json!("second")).expect_error(412);
-    put_if(c, "If-None-Match", "inm", json!(null)).expect_error(412);
+    b.put_with("inm", &json!("second"), &[("If-None-Match", "*")])
+        .expect_error(412);
+    c.put_with("inm", &json!(null), &[("If-None-Match", "*")])
+        .expect_error(412);
     for node in &cluster.nodes {
         assert_eq!(node.get_value("inm"), json!("first"), "via {}", node.id);
     }
 
     // A falsy value is still a live value.
     a.put("inm-falsy", json!(false)).expect(201);
-    put_if(b, "If-None-Match", "inm-falsy", json!(true)).expect_error(412);
+    b.put_with("inm-falsy", &json!(true), &[("If-None-Match", "*")])
+        .expect_error(412);
     assert_eq!(c.get_value("inm-falsy"), json!(false));
 
     // After a delete the key is absent again: create-only succeeds.
     c.delete("inm").expect(204);
-    put_if(a, "If-None-Match", "inm", json!("again")).expect(201);
+    a.put_with("inm", &json!("again"), &[("If-None-Match", "*")])
+        .expect(201);
     for node in &cluster.nodes {
         assert_eq!(node.get_value("inm"), json!("again"), "via {}", node.id);
     }
@@ -52,13 +49,16 @@ fn if_match_star_updates_only() {
         unreachable!()
     };
 
-    put_if(a, "If-Match", "im", json!("nope")).expect_error(412);
+    a.put_with("im", &json!("nope"), &[("If-Match", "*")])
+        .expect_error(412);
     for node in &cluster.nodes {
         node.get("im").expect_error(404);
     }
 
     b.put("im", json!(1)).expect(201);
-    let updated = put_if(c, "If-Match", "im", json!(2)).expect(200);
+    let updated = c
+        .put_with("im", &json!(2), &[("If-Match", "*")])
+        .expect(200);
     assert_eq!(updated.json(), json!({"key": "im", "value": 2}));
     for node in &cluster.nodes {
         assert_eq!(node.get_value("im"), json!(2), "via {}", node.id);
@@ -66,7 +66,8 @@ fn if_match_star_updates_only() {
 
     // After a delete there is nothing to update.
     a.delete("im").expect(204);
-    put_if(b, "If-Match", "im", json!(3)).expect_error(412);
+    b.put_with("im", &json!(3), &[("If-Match", "*")])
+        .expect_error(412);
     for node in &cluster.nodes {
         node.get("im").expect_error(404);
     }

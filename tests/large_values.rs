@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Cluster, Node};
+use common::Cluster;
 use serde_json::{Value, json};
 
 const LIMIT: usize = 1024 * 1024;
@@ -13,15 +13,6 @@ const LIMIT: usize = 1024 * 1024;
 /// A JSON string value whose encoding is `LIMIT - slack` bytes.
 fn big(fill: char, slack: usize) -> Value {
     json!(fill.to_string().repeat(LIMIT - slack - 2))
-}
-
-fn put_with_context(node: &Node, key: &str, value: &Value, context: &str) -> common::Resp {
-    node.http.json(
-        "PUT",
-        &node.item(key, ""),
-        &[("X-Context", context)],
-        &json!({ "value": value }),
-    )
 }
 
 #[test]
@@ -47,8 +38,10 @@ fn values_near_the_limit_replicate_and_siblings_of_them_too() {
         .context()
         .expect("ctx");
     let y = big('y', 64);
-    put_with_context(b, "big-fork", &x, &stale).expect(200);
-    put_with_context(c, "big-fork", &y, &stale).expect(200);
+    b.put_with("big-fork", &x, &[("X-Context", &stale)])
+        .expect(200);
+    c.put_with("big-fork", &y, &[("X-Context", &stale)])
+        .expect(200);
     for node in &cluster.nodes {
         let resp = node.get("big-fork");
         assert_eq!(resp.status, 300, "via {}: {:.200}", node.id, resp.body);

@@ -6,17 +6,8 @@
 
 mod common;
 
-use common::{Cluster, Node, Resp};
+use common::{Cluster, Node};
 use serde_json::{Value, json};
-
-fn put_with_context(node: &Node, key: &str, value: Value, context: &str) -> Resp {
-    node.http.json(
-        "PUT",
-        &node.item(key, ""),
-        &[("X-Context", context)],
-        &json!({ "value": value }),
-    )
-}
 
 /// GET answers 300 with exactly `{"values": [...]}`; returns the values sorted by their JSON text,
 /// and the context.
@@ -47,8 +38,9 @@ fn make_siblings(cluster: &Cluster, key: &str, left: Value, right: Value) {
         .expect(201)
         .context()
         .expect("X-Context");
-    put_with_context(a, key, left, &stale).expect(200);
-    put_with_context(b, key, right, &stale).expect(200);
+    a.put_with(key, &left, &[("X-Context", &stale)]).expect(200);
+    b.put_with(key, &right, &[("X-Context", &stale)])
+        .expect(200);
 }
 
 #[test]
@@ -88,7 +80,7 @@ fn concurrent_writes_become_siblings_and_a_put_with_their_context_resolves_them(
     );
 
     // Resolve with the 300's context through the third node.
-    let resolved = put_with_context(&cluster.nodes[2], "fork", json!("merged"), &context);
+    let resolved = cluster.nodes[2].put_with("fork", &json!("merged"), &[("X-Context", &context)]);
     assert_eq!(resolved.status, 200, "{}", resolved.body);
     assert_eq!(resolved.json(), json!({"key": "fork", "value": "merged"}));
     for node in &cluster.nodes {
@@ -148,7 +140,7 @@ fn many_concurrent_writes_with_one_context_all_survive_as_siblings() {
         for i in 0..WRITERS {
             let (node, stale) = (&cluster.nodes[i % 3], &stale);
             scope.spawn(move || {
-                let resp = put_with_context(node, "crowd", json!(i), stale);
+                let resp = node.put_with("crowd", &json!(i), &[("X-Context", stale)]);
                 assert_eq!(
                     resp.status, 200,
                     "writer {i} via {}: {}",

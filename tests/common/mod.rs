@@ -330,6 +330,17 @@ impl Node {
         )
     }
 
+    /// `PUT /items/{key}` with body `{"value": V}` and extra headers (`X-Context`, `If-Match`, ...).
+    #[track_caller]
+    pub fn put_with(&self, key: &str, value: &Value, headers: &[(&str, &str)]) -> Resp {
+        self.http.json(
+            "PUT",
+            &self.item(key, ""),
+            headers,
+            &serde_json::json!({ "value": value }),
+        )
+    }
+
     /// `GET /items/{key}`.
     #[track_caller]
     pub fn get(&self, key: &str) -> Resp {
