@@ -201,6 +201,19 @@ impl Cluster {
         Ok(true)
     }
 
+    /// Drops a member entry that turned out to be this node under another address (a
+    /// membership file that names us as `localhost:port`, say). Blocking (fsync).
+    pub fn forget_alias_of_self(&self, id: &str) -> anyhow::Result<()> {
+        let _guard = self.changes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut members = self.view().members.clone();
+        if id == self.self_id || members.remove(id).is_none() {
+            return Ok(());
+        }
+        self.view
+            .store(Arc::new(View::build(members, self.tokens_per_member)));
+        self.persist_members()
+    }
+
     /// Adopts `offered` if it supersedes the current settings. Blocking (fsync).
     pub fn offer_settings(&self, offered: &VersionedSettings) -> anyhow::Result<bool> {
         let _guard = self.changes.lock().unwrap_or_else(|p| p.into_inner());

@@ -87,7 +87,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         args.base_dir.display()
     );
     println!(
-        "try: curl -X PUT localhost:{}/items/hello -d '{{\"value\": \"world\"}}'",
+        "try: curl -X PUT localhost:{}/items/hello -H 'content-type: application/json' \\\n       -d '{{\"value\": \"world\"}}'",
         args.ports[0]
     );
     crate::server::shutdown_signal().await;

@@ -12,7 +12,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::future::join_all;
 use serde::Serialize;
@@ -92,12 +92,7 @@ pub async fn get_peers(State(node): State<Arc<Node>>) -> Json<PeersOut> {
 
 /// This node's view as a message for other nodes.
 pub fn membership_msg(node: &Node) -> MembershipMsg {
-    MembershipMsg {
-        id: node.cluster.self_id.clone(),
-        url: node.cluster.self_url.clone(),
-        members: node.cluster.view().all(),
-        settings: node.cluster.settings().as_ref().clone(),
-    }
+    MembershipMsg::of(&node.cluster)
 }
 
 /// Merges another node's view into ours on a blocking thread (it persists).
@@ -127,13 +122,16 @@ pub async fn absorb(node: &Arc<Node>, msg: MembershipMsg) -> Result<(), ApiError
         (status = 200, description = "Joined; the union of both clusters", body = PeersOut),
         (status = 400, description = "Bad JSON, or this node's own URL", body = super::ErrorBody),
         (status = 409, description = "Already a member", body = super::ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = super::ErrorBody),
         (status = 422, description = "Missing or malformed `peer_url`", body = super::ErrorBody),
         (status = 502, description = "The peer could not be reached", body = super::ErrorBody),
     ))]
 pub async fn join(
     State(node): State<Arc<Node>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PeersOut>, ApiError> {
+    super::extract::require_json(&headers)?;
     let body: serde_json::Value = serde_json::from_slice(&body?)
         .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
     let raw = body
@@ -223,12 +221,15 @@ pub async fn get_config(State(node): State<Arc<Node>>) -> Json<Config> {
     responses(
         (status = 200, description = "The new effective config", body = Config),
         (status = 400, description = "The body is not JSON", body = super::ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = super::ErrorBody),
         (status = 422, description = "Invalid as a whole, or unknown keys; nothing changed", body = super::ErrorBody),
     ))]
 pub async fn put_config(
     State(node): State<Arc<Node>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Config>, ApiError> {
+    super::extract::require_json(&headers)?;
     let patch: serde_json::Value = serde_json::from_slice(&body?)
         .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
     let next = node

@@ -5,8 +5,9 @@
 //! coordinator sees anything, so a rejected request stores nothing.
 
 use axum::extract::{FromRequestParts, Path};
-use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
@@ -135,6 +136,35 @@ pub fn write_body(bytes: &[u8], max_value_bytes: usize) -> Result<WriteBody, Api
     })
 }
 
+/// Bodies must be sent as JSON (`application/json` or a `+json` type): 415 otherwise.
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let ct = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if json {
+        Ok(())
+    } else {
+        let sent = if ct.is_empty() {
+            "none".to_string()
+        } else {
+            format!("`{ct}`")
+        };
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("send the body as JSON with `Content-Type: application/json` (got {sent})"),
+        ))
+    }
+}
+
 /// The `X-Context` header, checked to be a context this store could have issued.
 pub fn context_header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(raw) = headers.get("x-context") else {
@@ -229,7 +259,6 @@ fn decode_cursor(cursor: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::StatusCode;
 
     #[test]
     fn bodies_are_classified() {
@@ -260,6 +289,23 @@ mod tests {
             status(br#"{"value": 1, "context": 5}"#),
             StatusCode::UNPROCESSABLE_ENTITY
         );
+    }
+
+    #[test]
+    fn bodies_must_be_json() {
+        let with = |ct: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(CONTENT_TYPE, ct.parse().unwrap());
+            require_json(&h)
+        };
+        assert!(with("application/json").is_ok());
+        assert!(with("Application/JSON; charset=utf-8").is_ok());
+        assert!(with("application/merge-patch+json").is_ok());
+        assert_eq!(
+            with("text/plain").unwrap_err().status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert!(require_json(&HeaderMap::new()).is_err());
     }
 
     #[test]

@@ -147,6 +147,7 @@ fn written(key: &str, outcome: WriteOutcome) -> Result<Response, ApiError> {
         (status = 400, description = "Malformed JSON, key, context or quorum parameter", body = super::ErrorBody),
         (status = 412, description = "If-Match / If-None-Match failed", body = super::ErrorBody),
         (status = 413, description = "Value over max_value_bytes", body = super::ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = super::ErrorBody),
         (status = 422, description = "JSON of the wrong shape (no `value`, bad `ttl`)", body = super::ErrorBody),
         (status = 503, description = "Write quorum not reached", body = super::ErrorBody),
     )
@@ -159,6 +160,7 @@ pub async fn put_item(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let (r, w) = query?.parse(node.n())?;
+    extract::require_json(&headers)?;
     let condition = extract::condition(&headers)?;
     let header_ctx = extract::context_header(&headers)?;
     let body = extract::write_body(&body?, node.config.max_value_bytes)?;
@@ -269,6 +271,7 @@ pub async fn delete_item(
         (status = 400, description = "Malformed JSON, key or quorum parameter", body = super::ErrorBody),
         (status = 409, description = "The key has siblings; resolve them first", body = super::ErrorBody),
         (status = 413, description = "The result would be over max_value_bytes", body = super::ErrorBody),
+        (status = 415, description = "The body is not sent as application/json", body = super::ErrorBody),
         (status = 422, description = "Wrong shape, or types that do not append", body = super::ErrorBody),
         (status = 503, description = "Quorum not reached", body = super::ErrorBody),
     )
@@ -277,9 +280,11 @@ pub async fn append_item(
     State(node): State<Arc<Node>>,
     Key(key): Key,
     query: Result<Query<QuorumParams>, QueryRejection>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let (r, w) = query?.parse(node.n())?;
+    extract::require_json(&headers)?;
     let body = extract::write_body(&body?, node.config.max_value_bytes)?;
     let req = WriteRequest {
         key: key.clone(),

@@ -50,6 +50,13 @@ impl Harness {
         body: &str,
     ) -> Answer {
         let mut req = Request::builder().method(method).uri(uri);
+        if !body.is_empty()
+            && !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            req = req.header("content-type", "application/json");
+        }
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
@@ -158,7 +165,7 @@ async fn bad_inputs_get_their_status_and_detail_and_store_nothing() {
         (
             Method::PUT,
             "/items/bad".into(),
-            vec![],
+            vec![("content-type", "application/json")],
             "".into(),
             StatusCode::BAD_REQUEST,
         ),

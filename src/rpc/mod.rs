@@ -43,3 +43,15 @@ pub struct MembershipMsg {
     pub members: Vec<Member>,
     pub settings: VersionedSettings,
 }
+
+impl MembershipMsg {
+    /// What `cluster` says about itself now.
+    pub fn of(cluster: &crate::cluster::Cluster) -> MembershipMsg {
+        MembershipMsg {
+            id: cluster.self_id.clone(),
+            url: cluster.self_url.clone(),
+            members: cluster.view().all(),
+            settings: cluster.settings().as_ref().clone(),
+        }
+    }
+}
