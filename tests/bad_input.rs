@@ -4,8 +4,6 @@
 //! afterwards the node lists exactly the keys written by the good requests, with their values.
 //!
 //! All rows run even if some fail; the test then reports every failing row at once.
-//! (A body sent without `content-type: application/json` is not in the table: API.md is silent on
-//! it, and accepting curl's default form content type is a fair choice.)
 
 mod common;
 
@@ -45,6 +43,11 @@ impl Case {
         self.body = Some(body.into());
         self
     }
+    fn raw(mut self, content_type: Option<&'static str>, body: impl Into<Vec<u8>>) -> Self {
+        self.content_type = content_type;
+        self.body = Some(body.into());
+        self
+    }
     fn header(mut self, name: &'static str, value: &'static str) -> Self {
         self.headers.push((name, value));
         self
@@ -78,6 +81,13 @@ fn cases() -> Vec<Case> {
         case("invalid UTF-8 body", "PUT", "/items/b5")
             .json(b"{\"value\": \"\xff\xfe\"}".to_vec())
             .expect(&[400]),
+        // A JSON body without the JSON content type (NODE_CONTRACT: "wrong content type").
+        case("no content type", "PUT", "/items/b6")
+            .raw(None, r#"{"value": 1}"#)
+            .expect(&[400, 415]),
+        case("form content type (curl -d)", "PUT", "/items/b7")
+            .raw(Some("application/x-www-form-urlencoded"), r#"{"value": 1}"#)
+            .expect(&[400, 415]),
         // Well-formed JSON of the wrong shape: 422.
         case("no value", "PUT", "/items/s1")
             .json("{}")
