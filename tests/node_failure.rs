@@ -12,11 +12,7 @@ use serde_json::json;
 
 #[test]
 fn the_cluster_survives_node_failures_and_a_restarted_node_keeps_its_data() {
-    let mut cluster = Cluster::builder(3)
-        .quorum(3, 2, 2)
-        .set("request_timeout_ms", 2000)
-        .set("rpc_timeout_ms", 1000)
-        .start();
+    let mut cluster = Cluster::builder(3).quorum(3, 2, 2).start();
     let http = cluster.http.clone();
 
     // Acknowledged by all three replicas.

@@ -749,7 +749,14 @@ impl ClusterBuilder {
 
     /// Starts the nodes, joins them with `POST /peers` on the first node, and waits until every
     /// node's `GET /peers` lists exactly all the others.
-    pub fn start(self) -> Cluster {
+    pub fn start(mut self) -> Cluster {
+        // Generous deadlines unless the test chose its own: a loaded 2-core machine must not turn
+        // a slow answer into a 503. Dead nodes refuse connections, so failures stay fast.
+        for (key, value) in [("request_timeout_ms", 10_000), ("rpc_timeout_ms", 5_000)] {
+            if !self.sets.iter().any(|s| s.starts_with(&format!("{key}="))) {
+                self.sets.insert(0, format!("{key}={value}"));
+            }
+        }
         let dir = tempfile::Builder::new()
             .prefix("ringkv-test-")
             .tempdir()
