@@ -2,6 +2,8 @@
 //! - GET answers the whole effective config, with the `--set` overrides applied;
 //! - a valid partial PUT answers 200 with the new config, reaches every node without restarts, and
 //!   takes effect (a default W of 3 makes writes fail with one node down; W=1 makes them pass);
+//!   a member that was down during the update gets it once restarted (the newest settings win over
+//!   the ones it persisted);
 //! - an invalid PUT (out-of-range quorum, unknown key or section, a non-hot section, wrong types,
 //!   malformed JSON) answers 422 (400 for malformed JSON) with a `detail` and changes nothing on any
 //!   node.
@@ -157,4 +159,32 @@ fn an_invalid_update_is_refused_and_changes_nothing() {
     }
     put_config(&cluster.nodes[2], &json!({"quorum": {"r": 1}})).expect(200);
     wait_config_everywhere(&cluster, "r=1", |c| c["quorum"]["r"] == json!(1));
+}
+
+#[test]
+fn a_member_down_during_an_update_gets_it_after_restart() {
+    let mut cluster = Cluster::builder(3)
+        .quorum(3, 2, 2)
+        .set("gossip.interval_ms", 200)
+        .start();
+    cluster.nodes[2].kill();
+    put_config(
+        &cluster.nodes[0],
+        &json!({"versioning": {"max_siblings": 11}}),
+    )
+    .expect(200);
+    cluster.nodes[2].restart();
+    cluster.wait_for_membership();
+    wait_config_everywhere(&cluster, "max_siblings=11", |c| {
+        c["versioning"]["max_siblings"] == json!(11)
+    });
+    // And it does not push its older settings back onto the others.
+    for node in &cluster.nodes {
+        assert_eq!(
+            get_config(node)["versioning"]["max_siblings"],
+            json!(11),
+            "{}",
+            node.id
+        );
+    }
 }

@@ -3,7 +3,8 @@
 //! - the killed node restarted with the same data dir and node id still has every write it
 //!   acknowledged (shown by reading it alone, `r=1`, once the two others are down);
 //! - two nodes down: a write needing W=2 gets 503 with a `detail` naming how many replicas answered
-//!   and how many were needed, a read needing R=2 gets 503, and `w=1` / `r=1` requests succeed.
+//!   and how many were needed, a read needing R=2 gets 503, and `w=1` / `r=1` requests succeed;
+//! - a node restarted on another port (same data dir and id) is found at its new URL by the others.
 
 mod common;
 
@@ -80,4 +81,40 @@ fn the_cluster_survives_node_failures_and_a_restarted_node_keeps_its_data() {
         .expect(200)
         .json();
     assert_eq!(body, json!({"value": "w1"}));
+}
+
+#[test]
+fn a_node_restarted_on_a_new_port_is_found_at_its_new_url() {
+    let mut cluster = Cluster::builder(3)
+        .quorum(3, 2, 2)
+        .set("gossip.interval_ms", 200)
+        .start();
+    let url = cluster.nodes[0].item("moved", "?w=3");
+    cluster
+        .http
+        .json("PUT", &url, &[], &json!({"value": 1}))
+        .expect(201);
+    let old_url = cluster.nodes[2].url.clone();
+    cluster.nodes[2].kill();
+    cluster.nodes[2].restart_on_new_port();
+    assert_ne!(cluster.nodes[2].url, old_url);
+    cluster.wait_for_membership();
+
+    // Writes reach it at its new address: with the other two down it alone answers.
+    let url = cluster.nodes[1].item("after-move", "?w=3");
+    cluster
+        .http
+        .json("PUT", &url, &[], &json!({"value": 2}))
+        .expect(201);
+    cluster.nodes[0].kill();
+    cluster.nodes[1].kill();
+    let moved = &cluster.nodes[2];
+    for (key, value) in [("moved", 1), ("after-move", 2)] {
+        let body = cluster
+            .http
+            .get(&moved.item(key, "?r=1"))
+            .expect(200)
+            .json();
+        assert_eq!(body, json!({ "value": value }), "{key} on the moved node");
+    }
 }

@@ -1,7 +1,8 @@
 //! Siblings on a 3-node cluster (N=3, R=W=2). Two writes carrying the same (stale) context through
 //! different nodes are concurrent: every node then answers GET with 300 `{"values": [both]}` and an
 //! `X-Context`, and lists the key as `{"key": K, "values": [...]}`. A PUT carrying that context
-//! resolves them into one value on every node; a DELETE without a context removes them all.
+//! resolves them into one value on every node; a DELETE with that context, or without any, removes
+//! them all.
 //! Sequential writes without a context, through a mix of nodes, always leave exactly one value.
 
 mod common;
@@ -85,6 +86,21 @@ fn concurrent_writes_become_siblings_and_a_put_with_their_context_resolves_them(
     assert_eq!(resolved.json(), json!({"key": "fork", "value": "merged"}));
     for node in &cluster.nodes {
         assert_eq!(node.get_value("fork"), json!("merged"), "via {}", node.id);
+    }
+}
+
+#[test]
+fn a_delete_with_the_300_context_removes_every_sibling() {
+    let cluster = Cluster::builder(3).quorum(3, 2, 2).start();
+    make_siblings(&cluster, "fork-del", json!(1), json!(2));
+    let (_, context) = siblings(&cluster.nodes[1], "fork-del");
+    let url = cluster.nodes[2].item("fork-del", "");
+    cluster
+        .http
+        .raw("DELETE", &url, &[("X-Context", &context)], None)
+        .expect(204);
+    for node in &cluster.nodes {
+        node.get("fork-del").expect_error(404);
     }
 }
 
