@@ -35,13 +35,8 @@ fn delete_answers_204_then_404_everywhere_and_the_key_stays_deleted() {
     cluster.nodes[2].delete("never-was").expect_error(404);
 
     // Tombstones are durable: kill -9 every node, restart them all, the key is still deleted.
-    for node in &mut cluster.nodes {
-        node.kill();
-    }
-    for node in &mut cluster.nodes {
-        node.restart();
-    }
-    cluster.wait_for_membership();
+    cluster.kill_all();
+    cluster.restart_all();
     for node in &cluster.nodes {
         node.get("gone").expect_error(404);
         assert_eq!(node.get_value("kept"), json!("here"));
