@@ -4,7 +4,8 @@
 //! - `POST /peers` refuses this node's own URL (400), a member (409) and a malformed URL (422);
 //! - `GET /peers/healthcheck` maps each peer URL to "success", and to "failure" once it is killed;
 //! - `GET /metrics` is Prometheus text; `GET /docs` is the Swagger UI page, served without internet;
-//!   `GET /openapi.json` is an OpenAPI 3.1 document with the items and cluster paths.
+//!   `GET /openapi.json` is an OpenAPI 3.1 document with the items and cluster paths, the status
+//!   codes API.md names for each, and no `/internal/` route.
 
 mod common;
 
@@ -197,5 +198,33 @@ fn metrics_docs_and_openapi_are_served() {
     assert!(
         paths.keys().all(|p| !p.starts_with("/internal")),
         "internal routes documented"
+    );
+
+    // The status codes API.md names are documented.
+    for (path, method, codes) in [
+        (
+            "/items/{key}",
+            "put",
+            &["200", "201", "400", "412", "413", "422", "503"][..],
+        ),
+        ("/items/{key}", "get", &["200", "300", "404", "503"][..]),
+        ("/items/{key}", "delete", &["204", "404"][..]),
+        ("/items/{key}/append", "post", &["200", "201", "422"][..]),
+        ("/items", "get", &["200"][..]),
+        ("/peers", "post", &["200", "400", "409", "422"][..]),
+        ("/config", "put", &["200", "422"][..]),
+    ] {
+        let responses = &spec["paths"][path][method]["responses"];
+        for code in codes {
+            assert!(
+                responses.get(code).is_some(),
+                "openapi.json: {method} {path} does not document {code}: {responses}"
+            );
+        }
+    }
+    let put_body = &spec["paths"]["/items/{key}"]["put"]["requestBody"];
+    assert!(
+        put_body.is_object(),
+        "PUT /items/{{key}} documents its request body"
     );
 }
