@@ -1,7 +1,8 @@
 //! TTL on a 3-node cluster (N=3, R=W=2): a value PUT (or appended into existence) with `"ttl"` seconds
 //! is readable, then expires: 404 on every node and absent from listings, while keys without a TTL
 //! stay; a PUT after expiry creates the key anew (201). Appending an empty string with a new `"ttl"`
-//! refreshes the expiry without touching the value.
+//! refreshes the expiry without touching the value. An expired sibling vanishes and leaves the other
+//! value (200); a key whose value expired accepts a create-only PUT.
 //!
 //! No timing is asserted: expiry is awaited by polling with a deadline, and "has not expired" is shown
 //! against a control key written later with the same short TTL, which has expired by then.
@@ -107,4 +108,53 @@ fn append_creates_with_a_ttl_and_an_empty_append_refreshes_it() {
             node.id
         );
     }
+}
+
+#[test]
+fn an_expired_sibling_disappears_and_leaves_the_other_value() {
+    let cluster = Cluster::builder(3).quorum(3, 2, 2).start();
+    let [a, b, c] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    let stale = a
+        .put("ttl-fork", json!("base"))
+        .expect(201)
+        .context()
+        .expect("ctx");
+    let short = json!({"value": "short-lived", "ttl": SHORT_TTL});
+    let url = b.item("ttl-fork", "");
+    b.http
+        .json("PUT", &url, &[("X-Context", &stale)], &short)
+        .expect(200);
+    c.put_with("ttl-fork", &json!("lasting"), &[("X-Context", &stale)])
+        .expect(200);
+    assert_eq!(
+        a.get("ttl-fork").expect(300).json()["values"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    for node in &cluster.nodes {
+        wait_until(
+            &format!("the expired sibling is gone via {}", node.id),
+            DEADLINE,
+            || match node.get("ttl-fork") {
+                resp if resp.status == 200 => Ok(()),
+                resp => Err(format!("{} {}", resp.status, resp.body)),
+            },
+        );
+        assert_eq!(
+            node.get_value("ttl-fork"),
+            json!("lasting"),
+            "via {}",
+            node.id
+        );
+    }
+
+    // A key whose only value expired is absent: create-only succeeds.
+    put_ttl(a, "ttl-create", json!(1), SHORT_TTL).expect(201);
+    wait_expired_everywhere(&cluster, "ttl-create");
+    b.put_with("ttl-create", &json!(2), &[("If-None-Match", "*")])
+        .expect(201);
 }
