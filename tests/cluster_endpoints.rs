@@ -2,7 +2,8 @@
 //! - `GET /healthcheck` is 200 JSON; `GET /peers` has `peers` (the other members' URLs) and `members`
 //!   (id, URL, status among alive/suspect/dead/leaving, last heartbeat);
 //! - `POST /peers` refuses this node's own URL (400), a member (409) and a malformed URL (422);
-//! - `GET /peers/healthcheck` maps each peer URL to "success", and to "failure" once it is killed;
+//! - `GET /peers/healthcheck` maps each peer URL to "success", to "failure" once it is killed, and
+//!   to "success" again once it is restarted;
 //! - `GET /metrics` is Prometheus text; `GET /docs` is the Swagger UI page, served without internet;
 //!   `GET /openapi.json` is an OpenAPI 3.1 document with the items and cluster paths, the status
 //!   codes API.md names for each, and no `/internal/` route.
@@ -116,6 +117,16 @@ fn peers_healthcheck_reflects_a_killed_node() {
     for value in health.as_object().expect("health map").values() {
         assert!(value == "success" || value == "failure", "{health}");
     }
+
+    cluster.nodes[2].restart();
+    wait_until("node0 sees node2 healthy again", DEADLINE, || {
+        let health = health_of(&cluster, 0)?;
+        if health[urls[2].as_str()] == json!("success") {
+            Ok(())
+        } else {
+            Err(health.to_string())
+        }
+    });
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! 201 on create and 200 on update, both with exactly `{"key": K, "value": V}`; GET with exactly
 //! `{"value": V}`; `X-Context` on PUT and GET answers; a context sent back in the header or the body;
 //! 404 with a `detail` for an absent key; JSON values (the falsy ones included, and integers too
-//! big for 64 bits) round-trip exactly through every node; keys with spaces, slashes, `%`, `?`, `#` and non-ASCII characters are distinct
+//! big for 64 bits) round-trip exactly through every node; equivalent path encodings (`%c3%a9` and
+//! `é`, `%41` and `A`) name the same key and `+` is a plus; keys with spaces, slashes, `%`, `?`, `#` and non-ASCII characters are distinct
 //! keys that round-trip exactly.
 
 mod common;
@@ -233,4 +234,38 @@ fn numbers_round_trip_digit_for_digit() {
             );
         }
     }
+}
+
+#[test]
+fn equivalent_path_encodings_name_the_same_key() {
+    let cluster = cluster();
+    let http = &cluster.http;
+    let node = &cluster.nodes[0];
+    let headers = [("content-type", "application/json")];
+    // (raw path segment as sent, the key it names)
+    let cases = [
+        ("caf%c3%a9-lower", "café-lower"),
+        ("a+b", "a+b"),
+        ("semi;colon", "semi;colon"),
+        ("at@sign", "at@sign"),
+        ("eq=sign&amp", "eq=sign&amp"),
+        ("tilde~dash-dot.under_", "tilde~dash-dot.under_"),
+        ("%41%42c", "ABc"),
+    ];
+    for (i, (raw, key)) in cases.iter().enumerate() {
+        let url = node.at(&format!("/items/{raw}"));
+        let body = format!(r#"{{"value": {i}}}"#).into_bytes();
+        let resp = http.raw("PUT", &url, &headers, Some(body));
+        assert_eq!(resp.status, 201, "PUT /items/{raw}: {}", resp.body);
+        assert_eq!(
+            resp.json()["key"],
+            json!(key),
+            "PUT /items/{raw} names {key:?}"
+        );
+        for reader in &cluster.nodes {
+            assert_eq!(reader.get_value(key), json!(i), "{key:?} via {}", reader.id);
+        }
+    }
+    // '+' in a path is a plus, not a space.
+    node.get("a b").expect_error(404);
 }

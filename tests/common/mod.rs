@@ -782,6 +782,8 @@ pub struct ClusterBuilder {
     size: usize,
     sets: Vec<String>,
     membership: Membership,
+    /// Node ids are `{prefix}{index}`.
+    prefix: String,
 }
 
 /// How the nodes of a cluster learn of each other.
@@ -843,7 +845,14 @@ impl ClusterBuilder {
             return cluster;
         }
         let nodes: Vec<Node> = (0..self.size)
-            .map(|i| Node::start(dir.path(), &format!("node{i}"), &self.sets, http.clone()))
+            .map(|i| {
+                Node::start(
+                    dir.path(),
+                    &format!("{}{i}", self.prefix),
+                    &self.sets,
+                    http.clone(),
+                )
+            })
             .collect();
         let cluster = Cluster { nodes, http, dir };
         for other in &cluster.nodes[1..] {
@@ -861,6 +870,12 @@ impl ClusterBuilder {
         }
         cluster.wait_for_membership();
         cluster
+    }
+
+    /// Names the nodes `{prefix}0`, `{prefix}1`, ... instead of `node0`, ...
+    pub fn id_prefix(mut self, prefix: &str) -> Self {
+        self.prefix = prefix.to_owned();
+        self
     }
 
     /// Uses static membership: the nodes know each other's addresses from their start.
@@ -886,7 +901,7 @@ impl ClusterBuilder {
         std::fs::write(&file, text).expect("writing the membership file");
         let nodes = (0..self.size)
             .map(|i| {
-                let id = format!("node{i}");
+                let id = format!("{}{i}", self.prefix);
                 let mut launch = Launch::with_id(&id, &self.sets);
                 launch.port = ports[i];
                 let others: Vec<&str> = (0..self.size)
@@ -914,6 +929,7 @@ impl Cluster {
             size,
             sets: Vec::new(),
             membership: Membership::Join,
+            prefix: "node".to_owned(),
         }
     }
 
