@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Cluster, DEADLINE, Node, peer_urls, wait_until};
+use common::{Cluster, Node, wait_for_peers};
 use serde_json::json;
 
 #[test]
@@ -25,26 +25,7 @@ fn joining_a_node_of_another_cluster_merges_both_clusters() {
         .json("POST", &left.nodes[0].at("/peers"), &[], &join)
         .expect(200);
 
-    for node in &all {
-        let mut want: Vec<String> = all
-            .iter()
-            .filter(|n| n.id != node.id)
-            .map(|n| n.url.clone())
-            .collect();
-        want.sort();
-        wait_until(
-            &format!("{} lists the three others", node.id),
-            DEADLINE,
-            || {
-                let got = peer_urls(&node.http, &node.url)?;
-                if got == want {
-                    Ok(())
-                } else {
-                    Err(format!("{got:?}"))
-                }
-            },
-        );
-    }
+    wait_for_peers(&all);
 
     left.nodes[1].put("joined", json!("across")).expect(201);
     right.nodes[0]

@@ -958,27 +958,32 @@ impl Cluster {
 
     /// Waits until every running node's `GET /peers` lists exactly the other nodes' URLs.
     pub fn wait_for_membership(&self) {
-        for node in self.nodes.iter().filter(|n| n.is_running()) {
-            let mut want: Vec<String> = self
-                .nodes
-                .iter()
-                .filter(|n| n.id != node.id)
-                .map(|n| n.url.clone())
-                .collect();
-            want.sort();
-            wait_until(
-                &format!("{} lists all members in GET /peers", node.id),
-                DEADLINE,
-                || {
-                    let got = peer_urls(&node.http, &node.url)?;
-                    if got == want {
-                        Ok(())
-                    } else {
-                        Err(format!("peers {got:?}, want {want:?}"))
-                    }
-                },
-            );
-        }
+        let nodes: Vec<&Node> = self.nodes.iter().collect();
+        wait_for_peers(&nodes);
+    }
+}
+
+/// Waits until every running node of `nodes` lists exactly the others' URLs in `GET /peers`.
+pub fn wait_for_peers(nodes: &[&Node]) {
+    for node in nodes.iter().filter(|n| n.is_running()) {
+        let mut want: Vec<String> = nodes
+            .iter()
+            .filter(|n| n.id != node.id)
+            .map(|n| n.url.clone())
+            .collect();
+        want.sort();
+        wait_until(
+            &format!("{} lists all members in GET /peers", node.id),
+            DEADLINE,
+            || {
+                let got = peer_urls(&node.http, &node.url)?;
+                if got == want {
+                    Ok(())
+                } else {
+                    Err(format!("peers {got:?}, want {want:?}"))
+                }
+            },
+        );
     }
 }
 
