@@ -5,13 +5,15 @@
 //! - Readers take a consistent snapshot ([`View`]) with one atomic load (`ArcSwap`); a change
 //!   builds a new ring off to the side and swaps it in, so a request never sees a half-updated
 //!   ring. Changes are serialised by a mutex that also covers persisting them.
-//! - Membership only grows here (union of member lists): a join pushes the union to everyone,
-//!   and every probe round merges the probed peer's list, so all members converge. A member
+//! - Membership grows by union of member lists: a join pushes the union to everyone, and every
+//!   probe round merges the probed peer's list, so all members converge. A member that leaves
+//!   (`DELETE /peers/{id}`) is recorded as departed; departures are unioned too and win over
+//!   membership, so a stale view can never bring a departed member back. A member
 //!   whose id we only guessed (URL's `host:port`) is renamed once the member tells its real id.
 //! - Members and settings are persisted in the data dir (`members.json`, `settings.json`) and
 //!   survive a restart; the settings with the highest `(version, origin)` win everywhere.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -39,6 +41,14 @@ pub enum Status {
     Leaving,
 }
 
+/// What `members.json` holds.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Persisted {
+    members: Vec<Member>,
+    #[serde(default)]
+    departed: Vec<String>,
+}
+
 /// One row of `GET /peers`'s `members`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MemberInfo {
@@ -53,13 +63,19 @@ pub struct MemberInfo {
 pub struct View {
     /// id -> URL, sorted by id.
     pub members: BTreeMap<String, String>,
+    /// Ids that left the cluster (`DELETE /peers/{id}`): never members again.
+    pub departed: BTreeSet<String>,
     pub ring: Ring,
 }
 
 impl View {
-    fn build(members: BTreeMap<String, String>, tokens: usize) -> View {
+    fn build(members: BTreeMap<String, String>, departed: BTreeSet<String>, tokens: usize) -> View {
         let ring = Ring::new(members.keys().cloned(), tokens);
-        View { members, ring }
+        View {
+            members,
+            departed,
+            ring,
+        }
     }
 
     /// The key's preference list as `(id, url)` pairs.
@@ -116,17 +132,21 @@ impl Cluster {
         tokens_per_member: usize,
         dir: PathBuf,
     ) -> anyhow::Result<Cluster> {
-        let persisted: Vec<Member> =
+        let persisted: Persisted =
             crate::persist::read_json(&dir.join("members.json"))?.unwrap_or_default();
+        let departed: BTreeSet<String> = persisted.departed.into_iter().collect();
         let mut members = BTreeMap::new();
-        for m in persisted {
+        for m in persisted.members {
             members.insert(m.id, m.url);
         }
         members.retain(|id, url| id != self_id && url != self_url);
-        members.insert(self_id.to_string(), self_url.to_string());
+        if !departed.contains(self_id) {
+            members.insert(self_id.to_string(), self_url.to_string());
+        }
         for url in peer_urls {
-            if !members.values().any(|u| u == url) {
-                members.insert(url_authority(url), url.clone());
+            let guessed = url_authority(url);
+            if !members.values().any(|u| u == url) && !departed.contains(&guessed) {
+                members.insert(guessed, url.clone());
             }
         }
         let from_file = VersionedSettings {
@@ -144,7 +164,7 @@ impl Cluster {
             self_url: self_url.to_string(),
             tokens_per_member,
             dir,
-            view: ArcSwap::from_pointee(View::build(members, tokens_per_member)),
+            view: ArcSwap::from_pointee(View::build(members, departed, tokens_per_member)),
             settings: ArcSwap::from_pointee(settings),
             changes: Mutex::new(()),
             health: Mutex::new(HashMap::new()),
@@ -172,16 +192,44 @@ impl Cluster {
     }
 
     fn persist_members(&self) -> anyhow::Result<()> {
-        crate::persist::write_json(&self.dir.join("members.json"), &self.view().all())
+        let view = self.view();
+        let persisted = Persisted {
+            members: view.all(),
+            departed: view.departed.iter().cloned().collect(),
+        };
+        crate::persist::write_json(&self.dir.join("members.json"), &persisted)
     }
 
-    /// Unions `incoming` into the membership; renames members known under a guessed id.
-    /// Returns whether anything changed (then the ring was rebuilt and the list persisted).
-    /// Blocking (fsync): call from a blocking context.
-    pub fn merge_members(&self, incoming: &[Member]) -> anyhow::Result<bool> {
+    fn store(&self, members: BTreeMap<String, String>, departed: BTreeSet<String>) {
+        self.view.store(Arc::new(View::build(
+            members,
+            departed,
+            self.tokens_per_member,
+        )));
+    }
+
+    /// Records that `id` left: it is dropped from the ring and never re-added by a merge.
+    /// Blocking (fsync).
+    pub fn depart(&self, id: &str) -> anyhow::Result<()> {
         let _guard = self.changes.lock().unwrap_or_else(|p| p.into_inner());
-        let mut members = self.view().members.clone();
-        let before = members.clone();
+        let view = self.view();
+        let mut members = view.members.clone();
+        let mut departed = view.departed.clone();
+        members.remove(id);
+        departed.insert(id.to_string());
+        self.store(members, departed);
+        self.persist_members()
+    }
+
+    /// Unions `incoming` into the membership and `departed` into the departures; renames
+    /// members known under a guessed id. Returns whether anything changed (then the ring was
+    /// rebuilt and the list persisted). Blocking (fsync): call from a blocking context.
+    pub fn merge_members(&self, incoming: &[Member], departed: &[String]) -> anyhow::Result<bool> {
+        let _guard = self.changes.lock().unwrap_or_else(|p| p.into_inner());
+        let view = self.view();
+        let mut members = view.members.clone();
+        let mut gone = view.departed.clone();
+        gone.extend(departed.iter().cloned());
         for m in incoming {
             if m.id.is_empty() || m.id == self.self_id || m.url == self.self_url {
                 continue;
@@ -192,11 +240,11 @@ impl Cluster {
             members.retain(|id, u| *u != url || *id == m.id);
             members.insert(m.id.clone(), url);
         }
-        if members == before {
+        members.retain(|id, _| !gone.contains(id));
+        if members == view.members && gone == view.departed {
             return Ok(false);
         }
-        self.view
-            .store(Arc::new(View::build(members, self.tokens_per_member)));
+        self.store(members, gone);
         self.persist_members()?;
         Ok(true)
     }
@@ -205,12 +253,12 @@ impl Cluster {
     /// membership file that names us as `localhost:port`, say). Blocking (fsync).
     pub fn forget_alias_of_self(&self, id: &str) -> anyhow::Result<()> {
         let _guard = self.changes.lock().unwrap_or_else(|p| p.into_inner());
-        let mut members = self.view().members.clone();
+        let view = self.view();
+        let mut members = view.members.clone();
         if id == self.self_id || members.remove(id).is_none() {
             return Ok(());
         }
-        self.view
-            .store(Arc::new(View::build(members, self.tokens_per_member)));
+        self.store(members, view.departed.clone());
         self.persist_members()
     }
 

@@ -57,7 +57,8 @@ fn node_config(args: &DevArgs, port: u16) -> anyhow::Result<Config> {
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!args.ports.is_empty(), "--ports needs at least one port");
     let (stop, stopped) = watch::channel(false);
-    let mut nodes = Vec::new();
+    let (ready, mut readied) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let mut nodes = tokio::task::JoinSet::new();
     for &port in &args.ports {
         let config = node_config(&args, port)?;
         let listener = TcpListener::bind(("127.0.0.1", port))
@@ -67,19 +68,32 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;
         };
-        nodes.push(tokio::spawn(crate::server::run(
-            config,
-            listener,
-            shutdown,
-            |c| {
-                println!(
-                    "node {} listening on {}   docs: {}/docs",
-                    c.node_id(),
-                    c.public_url(),
-                    c.public_url()
-                );
+        let ready = ready.clone();
+        nodes.spawn(crate::server::run(config, listener, shutdown, move |c| {
+            let url = c.public_url();
+            let _ = ready.send(format!(
+                "node {} listening on {url}   docs: {url}/docs",
+                c.node_id()
+            ));
+        }));
+    }
+    drop(ready);
+    let mut lines = Vec::new();
+    while lines.len() < args.ports.len() {
+        tokio::select! {
+            line = readied.recv() => match line {
+                Some(line) => lines.push(line),
+                None => break,
             },
-        )));
+            Some(done) = nodes.join_next() => {
+                let _ = stop.send(true);
+                done.context("node task")?.context("a node failed to start")?;
+            }
+        }
+    }
+    lines.sort();
+    for line in lines {
+        println!("{line}");
     }
     println!(
         "ringkv dev cluster: {} nodes, N=3 R=2 W=2, data under {}. Ctrl-C to stop.",
@@ -90,11 +104,16 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         "try: curl -X PUT localhost:{}/items/hello -H 'content-type: application/json' \\\n       -d '{{\"value\": \"world\"}}'",
         args.ports[0]
     );
-    crate::server::shutdown_signal().await;
+    tokio::select! {
+        () = crate::server::shutdown_signal() => {}
+        Some(done) = nodes.join_next() => {
+            tracing::error!("a node stopped on its own: {done:?}");
+        }
+    }
     let _ = stop.send(true);
     let mut result = Ok(());
-    for node in nodes {
-        if let Err(e) = node.await.context("node task")? {
+    while let Some(done) = nodes.join_next().await {
+        if let Err(e) = done.context("node task")? {
             tracing::error!("node failed: {e:#}");
             result = Err(e);
         }

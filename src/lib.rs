@@ -11,7 +11,8 @@
 //!   context-less writes; list across nodes.
 //! - [`replica`]: the local copy: atomic read-merge-write of version sets in storage.
 //! - [`rpc`]: node-to-node client and `/internal` routes; [`cluster`]: membership view and ring;
-//!   [`prober`]: heartbeats and view exchange; [`metrics`]: Prometheus text.
+//!   [`prober`]: heartbeats and view exchange; [`leave`]: data handoff when a member leaves;
+//!   [`metrics`]: Prometheus text.
 //! - [`payload`] and [`persist`]: the byte formats of stored values and small state files.
 //!
 //! The parts it wires live in their own crates: `ringkv-storage` (LSM engine), `ringkv-ring`
@@ -24,6 +25,7 @@ pub mod cluster;
 pub mod config;
 pub mod coordinator;
 pub mod dev;
+pub mod leave;
 pub mod metrics;
 pub mod node;
 pub mod payload;

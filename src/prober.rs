@@ -65,7 +65,7 @@ async fn probe_round(cluster: &Arc<Cluster>, rpc: &RpcClient) {
                 id: msg.id,
                 url: msg.url,
             });
-            if cluster.merge_members(&members)? {
+            if cluster.merge_members(&members, &msg.departed)? {
                 tracing::info!("membership changed: {:?}", cluster.view().members);
             }
             if cluster.offer_settings(&msg.settings)? {

@@ -255,6 +255,60 @@ impl CompactionFilter for CollectDead {
 mod tests {
     use super::*;
 
+    fn open(dir: &std::path::Path) -> Replica {
+        Replica::new(Db::open(dir, ringkv_storage::Options::default()).unwrap())
+    }
+
+    const ROOMY: Limits = Limits {
+        max_clock_entries: 1000,
+        max_siblings: 1000,
+    };
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_updates_of_one_key_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = open(dir.path());
+        let writes = (0..64).map(|i| {
+            let r = replica.clone();
+            tokio::spawn(async move {
+                let value = Value::Data(vec![i as u8]);
+                // Empty contexts: every write is concurrent with the others and must stay.
+                r.update(
+                    "k",
+                    Context::default(),
+                    value,
+                    None,
+                    &format!("n{}", i % 3),
+                    ROOMY,
+                )
+                .await
+            })
+        });
+        for w in futures::future::join_all(writes).await {
+            w.unwrap().unwrap();
+        }
+        let set = replica.read("k").await.unwrap().unwrap();
+        assert_eq!(set.live_values(now_ms()).len(), 64);
+    }
+
+    #[tokio::test]
+    async fn merge_is_stored_and_scan_pages_by_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = open(dir.path());
+        for key in ["a1", "a2", "a3", "b1"] {
+            let mut set = VersionSet::new();
+            set.update(&Context::default(), Value::Data(key.into()), None, "x", 1);
+            replica.merge(key, set, ROOMY).await.unwrap();
+        }
+        let page = replica.scan("a", None, 2).await.unwrap();
+        let keys: Vec<_> = page.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a1", "a2"]);
+        let rest = replica.scan("a", Some("a2".into()), 10).await.unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].0, "a3");
+        assert!(replica.clone().close().await.is_ok());
+    }
+
     #[test]
     fn prefix_end_bounds_the_prefix() {
         assert_eq!(prefix_end(b"d/a"), Some(b"d/b".to_vec()));

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::future::join_all;
@@ -104,7 +104,7 @@ pub async fn absorb(node: &Arc<Node>, msg: MembershipMsg) -> Result<(), ApiError
             id: msg.id,
             url: msg.url,
         });
-        cluster.merge_members(&members)?;
+        cluster.merge_members(&members, &msg.departed)?;
         cluster.offer_settings(&msg.settings)?;
         Ok(())
     })
@@ -189,6 +189,65 @@ pub async fn broadcast_membership(node: &Arc<Node>) {
             tracing::warn!(peer = %peer.id, "membership push failed: {e}");
         }
     }
+}
+
+/// How long a forwarded leave may take (the leaving member hands off all of its data).
+const LEAVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Make member `id` leave the cluster, after handing its data to the new owners.
+#[utoipa::path(delete, path = "/peers/{id}", tag = "cluster",
+    params(("id" = String, Path, description = "The member's node id (see GET /peers)")),
+    responses(
+        (status = 200, description = "The member handed off its data and left", body = PeersOut),
+        (status = 400, description = "The last member cannot leave", body = super::ErrorBody),
+        (status = 404, description = "No such member", body = super::ErrorBody),
+        (status = 503, description = "The member or a new owner was unreachable; nothing changed", body = super::ErrorBody),
+    ))]
+pub async fn leave(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+) -> Result<Json<PeersOut>, ApiError> {
+    let view = node.cluster.view();
+    let Some(url) = view.members.get(&id).cloned() else {
+        return Err(ApiError::not_found(format!(
+            "`{id}` is not a member of this cluster"
+        )));
+    };
+    if view.members.len() == 1 {
+        return Err(ApiError::bad_request(
+            "the last member of a cluster cannot leave it",
+        ));
+    }
+    if id != node.cluster.self_id {
+        node.rpc
+            .leave(&url, &id, LEAVE_TIMEOUT)
+            .await
+            .map_err(|e| {
+                ApiError::unavailable(format!(
+                    "member `{id}` must hand off its data before it leaves: {e}"
+                ))
+            })?;
+        depart(&node, id).await?;
+        return Ok(Json(peers_out(&node)));
+    }
+    let moved = crate::leave::hand_off(&node)
+        .await
+        .map_err(|e| ApiError::unavailable(format!("{e}; this node is still a member")))?;
+    tracing::info!("handed off {moved} keys; leaving the cluster");
+    depart(&node, id).await?;
+    broadcast_membership(&node).await;
+    Ok(Json(peers_out(&node)))
+}
+
+async fn depart(node: &Arc<Node>, id: String) -> Result<(), ApiError> {
+    let cluster = node.cluster.clone();
+    tokio::task::spawn_blocking(move || cluster.depart(&id))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| {
+            tracing::error!("persisting a departure failed: {e:#}");
+            ApiError::internal("could not persist the membership")
+        })
 }
 
 /// Probe every other member now.

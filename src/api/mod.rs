@@ -46,6 +46,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/healthcheck", get(admin::healthcheck))
         .route("/peers", get(admin::get_peers).post(admin::join))
         .route("/peers/healthcheck", get(admin::peers_healthcheck))
+        .route("/peers/{id}", axum::routing::delete(admin::leave))
         .route("/config", get(admin::get_config).put(admin::put_config))
         .route("/metrics", get(admin::metrics))
         .layer(DefaultBodyLimit::max(body_limit));

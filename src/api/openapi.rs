@@ -22,6 +22,7 @@ use super::{admin, items};
         admin::healthcheck,
         admin::get_peers,
         admin::join,
+        admin::leave,
         admin::peers_healthcheck,
         admin::get_config,
         admin::put_config,
@@ -64,6 +65,7 @@ mod tests {
             "/healthcheck",
             "/peers",
             "/peers/healthcheck",
+            "/peers/{id}",
             "/config",
             "/metrics",
         ] {

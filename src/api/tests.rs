@@ -154,7 +154,7 @@ type BadCase = (
 async fn bad_inputs_get_their_status_and_detail_and_store_nothing() {
     let h = Harness::new().await;
     let long_key = "k".repeat(1025);
-    let cases: Vec<BadCase> = vec![
+    let mut cases: Vec<BadCase> = vec![
         (
             Method::PUT,
             "/items/bad".into(),
@@ -310,6 +310,21 @@ async fn bad_inputs_get_their_status_and_detail_and_store_nothing() {
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
     ];
+    cases.push((
+        Method::DELETE,
+        "/peers/nope".into(),
+        vec![],
+        String::new(),
+        StatusCode::NOT_FOUND,
+    ));
+    let last = (
+        Method::DELETE,
+        "/peers/127.0.0.1:1".into(),
+        vec![],
+        String::new(),
+        StatusCode::BAD_REQUEST,
+    );
+    cases.push(last);
     for (method, uri, headers, body, status) in cases {
         let answer = h.call(method.clone(), &uri, &headers, &body).await;
         assert_eq!(answer.status, status, "{method} {uri} {body:.40}");

@@ -6,14 +6,14 @@
 //! fewer than `n` members the list is shorter, and R and W are capped at its length (a single
 //! node with the default `n=3, r=w=2` still serves).
 //!
-//! **Reads** ([`read`]). Ask all replicas of the list in parallel; answer once R have replied
+//! **Reads** (`read.rs`). Ask all replicas of the list in parallel; answer once R have replied
 //! (an "I have nothing" reply counts), merging their version sets: 200 with one live value, 300
 //! with the siblings, 404 with none. The merged context is the `X-Context`. Read repair runs in
 //! a spawned task after the answer: it waits (bounded by the RPC timeout) for the slower
 //! replicas, merges everything, and pushes the merged set to every replica whose copy differed
 //! or was missing.
 //!
-//! **Writes** ([`write`]). A new version is minted by exactly one replica of the key: this node
+//! **Writes** (`write.rs`). A new version is minted by exactly one replica of the key: this node
 //! if it is in the list, else the write is forwarded whole to the first reachable replica
 //! (`/internal/coordinate`). That replica runs `VersionSet::update(ctx, value, expiry, its id,
 //! now)` atomically on its stored set, then sends the resulting set to the other N-1 replicas,
@@ -24,7 +24,9 @@
 //! **Context-less writes.** A PUT without a context, every DELETE, every append, and any write
 //! with `If-Match: *` / `If-None-Match: *` first do a quorum read of `min(R, W)` replies (or
 //! the request's explicit `r`), so a `w=1` write succeeds with only its coordinator up, while
-//! the defaults (R + W > N) keep the promise below. Its merged context is
+//! the defaults (R + W > N) keep the promise below. Unlike a GET, this read asks only that many
+//! replicas, the coordinator's own copy first, and asks a spare when one fails or is slow: any
+//! R replicas overlap any W, so asking all N would only cost. Its merged context is
 //! used when the client sent none, so sequential context-less writes supersede each other and
 //! leave one value, while writes that race on the same stale context become siblings. 201 vs
 //! 200, the preconditions, 404 for DELETE and the append result are all decided on that read.
@@ -37,7 +39,7 @@
 //! carrying the 300's context first (appending to one sibling would silently pick a winner).
 //! Other type pairs answer 422.
 //!
-//! **List** ([`list`]). Every member pages its local keys after the cursor (limit+1 each); the
+//! **List** (`list.rs`). Every member pages its local keys after the cursor (limit+1 each); the
 //! pages are merged in key order, sets of one key merged across nodes, non-live keys skipped.
 //! Keys are only emitted up to the smallest "last key" among members whose page was full, so no
 //! key is skipped between pages; memory per page is bounded by members x (limit+1) sets.

@@ -10,6 +10,15 @@ use crate::cluster::Member;
 
 type ReadReply = (Member, Result<Option<VersionSet>, String>);
 
+/// Which replicas a quorum read asks up front.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fanout {
+    /// Every replica of the preference list.
+    All,
+    /// Only as many as the quorum needs (spares on failure or slowness).
+    Quorum,
+}
+
 /// The replies a quorum read gathered, and the reads still in flight.
 pub(super) struct Replies {
     /// Merge of the replies received so far.
@@ -25,39 +34,62 @@ impl Coordinator {
         let pref = self.cluster.view().preference_list(key, settings.quorum.n);
         let needed = effective_quorum(r.unwrap_or(settings.quorum.r), pref.len());
         let deadline = Instant::now() + self.request_timeout;
-        let replies = self.quorum_read(key, needed, &pref, deadline).await?;
+        let replies = self
+            .quorum_read(key, needed, &pref, deadline, Fanout::All)
+            .await?;
         let merged = replies.merged.clone();
         self.spawn_read_repair(key.to_string(), replies);
         Ok(merged)
     }
 
-    /// Asks every replica in `pref` and returns once `needed` have answered.
+    /// Asks the replicas in `pref` and returns once `needed` have answered. `Fanout::All` asks
+    /// every replica at once (reads: the slower ones feed read repair); `Fanout::Quorum` asks
+    /// only `needed` of them, this node first, and asks a spare when one fails or when the
+    /// answers are slower than a quarter of the RPC timeout (the context read of a write: any
+    /// R replicas overlap any W, so more would only cost).
     pub(super) async fn quorum_read(
         &self,
         key: &str,
         needed: usize,
         pref: &[Member],
         deadline: Instant,
+        fanout: Fanout,
     ) -> Result<Replies, CoordError> {
-        let mut pending: FuturesUnordered<JoinHandle<ReadReply>> = pref
-            .iter()
-            .cloned()
-            .map(|m| {
-                let this = self.clone();
-                let key = key.to_string();
-                tokio::spawn(async move {
-                    let reply = this.read_from(&m, &key).await;
-                    (m, reply)
-                })
+        let mut order: Vec<Member> = pref.to_vec();
+        order.sort_by_key(|m| !self.is_self(m));
+        let first = match fanout {
+            Fanout::All => order.len(),
+            Fanout::Quorum => needed,
+        };
+        let mut spares = order.split_off(first.min(order.len())).into_iter();
+        let ask = |m: Member| {
+            let this = self.clone();
+            let key = key.to_string();
+            tokio::spawn(async move {
+                let reply = this.read_from(&m, &key).await;
+                (m, reply)
             })
-            .collect();
+        };
+        let mut pending: FuturesUnordered<JoinHandle<ReadReply>> =
+            order.into_iter().map(ask).collect();
+        let mut hedge_at = Some(Instant::now() + self.rpc.timeout() / 4);
         let mut got = Vec::with_capacity(pref.len());
         while got.len() < needed {
-            match tokio::time::timeout_at(deadline, pending.next()).await {
+            let wake = hedge_at.map_or(deadline, |h| h.min(deadline));
+            match tokio::time::timeout_at(wake, pending.next()).await {
                 Ok(Some(Ok((m, Ok(set))))) => got.push((m, set)),
-                Ok(Some(Ok((m, Err(e))))) => tracing::debug!(peer = %m.id, "read failed: {e}"),
-                Ok(Some(Err(e))) => tracing::warn!("read task failed: {e}"),
-                Ok(None) | Err(_) => break,
+                Ok(Some(reply)) => {
+                    if let Ok((m, Err(e))) = &reply {
+                        tracing::debug!(peer = %m.id, "read failed: {e}");
+                    }
+                    pending.extend(spares.next().map(ask));
+                }
+                Ok(None) => break,
+                Err(_) if Instant::now() >= deadline => break,
+                Err(_) => {
+                    hedge_at = None;
+                    pending.extend(spares.by_ref().map(ask));
+                }
             }
         }
         if got.len() < needed {

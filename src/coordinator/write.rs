@@ -5,6 +5,7 @@ use ringkv_versions::{Context, Value, VersionSet};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use super::read::Fanout;
 use super::{CoordError, Coordinator, effective_quorum};
 use crate::cluster::Member;
 use crate::payload;
@@ -118,7 +119,9 @@ impl Coordinator {
             // needs: a `w=1` write succeeds with only its coordinator up.
             let r = req.r.unwrap_or_else(|| settings.quorum.r.min(w));
             let needed = effective_quorum(r, pref.len());
-            let replies = self.quorum_read(&req.key, needed, pref, deadline).await;
+            let replies = self
+                .quorum_read(&req.key, needed, pref, deadline, Fanout::Quorum)
+                .await;
             let replies = replies.map_err(|e| match e {
                 CoordError::Quorum {
                     got, needed, asked, ..
@@ -336,4 +339,85 @@ fn plan_append(
         planned.expires_at_ms = old_expiry;
     }
     Ok(planned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_000_000;
+
+    fn set_with(values: &[(&str, Option<u64>)]) -> VersionSet {
+        let mut set = VersionSet::new();
+        for (i, (json, ttl)) in values.iter().enumerate() {
+            let bytes = payload::encode(json.as_bytes(), *ttl);
+            let expires = ttl.map(|t| NOW + t);
+            // An empty context makes each version a sibling of the previous ones.
+            set.update(
+                &Context::default(),
+                Value::Data(bytes),
+                expires,
+                &format!("n{i}"),
+                NOW,
+            );
+        }
+        set
+    }
+
+    fn json_of(p: &Planned) -> &str {
+        p.json.as_deref().unwrap()
+    }
+
+    #[test]
+    fn append_creates_concatenates_and_pushes() {
+        let created = plan_append(None, "\"a\"", Some(5000), NOW, 100).unwrap();
+        assert_eq!(
+            (json_of(&created), created.expires_at_ms),
+            ("\"a\"", Some(NOW + 5000))
+        );
+        let s = set_with(&[("\"ab\"", None)]);
+        assert_eq!(
+            json_of(&plan_append(Some(&s), "\"cd\"", None, NOW, 100).unwrap()),
+            "\"abcd\""
+        );
+        let a = set_with(&[("[1]", None)]);
+        let pushed = plan_append(Some(&a), "{\"x\":null}", None, NOW, 100).unwrap();
+        assert_eq!(json_of(&pushed), "[1,{\"x\":null}]");
+    }
+
+    #[test]
+    fn empty_string_restarts_the_stored_ttl_and_other_appends_keep_the_expiry() {
+        let s = set_with(&[("\"v\"", Some(3000))]);
+        let later = NOW + 2000;
+        let refreshed = plan_append(Some(&s), "\"\"", None, later, 100).unwrap();
+        assert_eq!(json_of(&refreshed), "\"v\"");
+        assert_eq!(refreshed.expires_at_ms, Some(later + 3000));
+        let appended = plan_append(Some(&s), "\"w\"", None, later, 100).unwrap();
+        assert_eq!(
+            appended.expires_at_ms,
+            Some(NOW + 3000),
+            "a plain append keeps the expiry"
+        );
+        let new_ttl = plan_append(Some(&s), "\"w\"", Some(9000), later, 100).unwrap();
+        assert_eq!(new_ttl.expires_at_ms, Some(later + 9000));
+    }
+
+    #[test]
+    fn append_refuses_siblings_other_types_and_oversized_results() {
+        let siblings = set_with(&[("\"a\"", None), ("\"b\"", None)]);
+        let e = plan_append(Some(&siblings), "\"c\"", None, NOW, 100)
+            .err()
+            .unwrap();
+        assert!(matches!(e, CoordError::Conflict(_)), "{e:?}");
+        let number = set_with(&[("5", None)]);
+        let e = plan_append(Some(&number), "5", None, NOW, 100)
+            .err()
+            .unwrap();
+        assert!(matches!(e, CoordError::Unprocessable(_)), "{e:?}");
+        let s = set_with(&[("\"0123456789\"", None)]);
+        let e = plan_append(Some(&s), "\"0123456789\"", None, NOW, 15)
+            .err()
+            .unwrap();
+        assert!(matches!(e, CoordError::TooLarge(_)), "{e:?}");
+    }
 }

@@ -253,6 +253,32 @@ impl RpcClient {
         }
     }
 
+    /// Asks member `id` at `base` to leave the cluster (`DELETE /peers/{id}`); it hands off its
+    /// data first, which may take a while.
+    pub async fn leave(&self, base: &str, id: &str, timeout: Duration) -> Result<(), RpcError> {
+        let mut url = url::Url::parse(base).map_err(|e| RpcError::Unreachable {
+            url: base.to_string(),
+            reason: e.to_string(),
+        })?;
+        url.path_segments_mut()
+            .map_err(|()| RpcError::Unreachable {
+                url: base.to_string(),
+                reason: "bad base".into(),
+            })?
+            .pop_if_empty()
+            .push("peers")
+            .push(id);
+        let url = url.to_string();
+        let (status, bytes) = self
+            .call(reqwest::Method::DELETE, url.clone(), None, timeout)
+            .await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(Self::fail(&url, status, &bytes))
+        }
+    }
+
     /// `GET /healthcheck` on the peer.
     pub async fn health(&self, base: &str) -> Result<(), RpcError> {
         let url = format!("{base}/healthcheck");

@@ -41,6 +41,9 @@ pub struct MembershipMsg {
     pub id: String,
     pub url: String,
     pub members: Vec<Member>,
+    /// Ids that left the cluster.
+    #[serde(default)]
+    pub departed: Vec<String>,
     pub settings: VersionedSettings,
 }
 
@@ -51,6 +54,7 @@ impl MembershipMsg {
             id: cluster.self_id.clone(),
             url: cluster.self_url.clone(),
             members: cluster.view().all(),
+            departed: cluster.view().departed.iter().cloned().collect(),
             settings: cluster.settings().as_ref().clone(),
         }
     }

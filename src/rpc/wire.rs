@@ -89,6 +89,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn entries_round_trip() {
+        let mut set = VersionSet::new();
+        let value = ringkv_versions::Value::Data(b"v".to_vec());
+        set.update(&Default::default(), value, None, "n1", 5);
+        let entries = vec![
+            ("a b".to_string(), set.clone()),
+            ("ключ".to_string(), VersionSet::new()),
+        ];
+        assert_eq!(decode_entries(&encode_entries(&entries)).unwrap(), entries);
+        let mut one = Vec::new();
+        put_entry(&mut one, "k", &set.encode());
+        assert_eq!(decode_one(&one).unwrap(), ("k".to_string(), set));
+        assert_eq!(
+            decode_one(&encode_entries(&entries)).unwrap_err(),
+            WireError::Count(2)
+        );
+    }
+
+    #[test]
     fn truncated_frames_are_errors() {
         let mut body = Vec::new();
         put_entry(&mut body, "key", &[1, 2, 3]);

@@ -109,6 +109,14 @@ pub(crate) fn decode_ops(payload: &[u8]) -> Result<Vec<Op>, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn decoding_garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode_ops(&bytes);
+        }
+    }
 
     #[test]
     fn ops_round_trip_and_reject_damage() {

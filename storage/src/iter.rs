@@ -212,8 +212,8 @@ mod tests {
 
     #[test]
     fn newest_source_wins_and_tombstones_hide() {
-        let new = Arc::new(MemTable::new(2));
-        let old = Arc::new(MemTable::new(1));
+        let new = Arc::new(MemTable::new(2, 4096));
+        let old = Arc::new(MemTable::new(1, 4096));
         old.insert(b"a".to_vec(), 1, Some(b"old".to_vec()));
         old.insert(b"b".to_vec(), 2, Some(b"old".to_vec()));
         old.insert(b"c".to_vec(), 3, Some(b"old".to_vec()));

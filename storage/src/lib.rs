@@ -8,8 +8,9 @@
 //!   record with one fsync (group commit), then applies it to the active memtable.
 //! - `wal`: the commit log, segment files of length + crc32 framed records; recovery replays
 //!   the valid prefix, truncates a torn tail and reports corruption in the middle.
-//! - `memtable`: a lock-free skiplist of `(key, seq)` versions with a size budget; full
-//!   memtables are frozen and flushed by a background thread (`worker`).
+//! - `memtable`: a lock-free skiplist of `(key, seq)` versions with a size budget and a small
+//!   concurrent key filter; full memtables are frozen and flushed by a background thread
+//!   (`worker`, which also runs compactions and the interval log syncer).
 //! - `sst`: immutable sorted tables: checksummed blocks, a block index, a bloom filter and a
 //!   footer with magic and format version.
 //! - `version`: an immutable snapshot of the table set plus memtables, swapped atomically;
@@ -17,7 +18,11 @@
 //! - `manifest`: the durable list of live tables, rewritten atomically on every change.
 //! - `compaction`: the leveled policy (a pure function over a snapshot) and the merge that
 //!   executes it, with tombstone dropping and the [`CompactionFilter`] hook.
-//! - `iter`: the merging iterator behind `get` and [`Scan`]: newest source wins, tombstones hide.
+//! - `iter`: the merging iterator behind [`Scan`] and compactions: newest source wins,
+//!   tombstones hide.
+//! - `recovery`: `open`: lock the directory, load the manifest, replay the log into level-0
+//!   tables, delete orphans.
+//! - `stats`: [`Stats`] for a metrics endpoint.
 //!
 //! Durability contract: with [`SyncPolicy::Always`] a write returns only after the log record
 //! holding it is fsynced, and it becomes visible to readers only then. A failed fsync or a failed
@@ -216,5 +221,21 @@ impl Db {
     /// Stops background work, syncs the log, and releases the directory.
     pub fn close(self) -> Result<()> {
         self.inner.close()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Send + Sync + 'static>() {}
+    fn movable<T: Send + 'static>() {}
+
+    #[test]
+    fn handles_are_thread_safe() {
+        shareable::<Db>();
+        shareable::<Options>();
+        movable::<Scan>();
+        movable::<Error>();
     }
 }

@@ -124,6 +124,21 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Arbitrary bodies behind a valid header and checksum decode or fail cleanly.
+        #[test]
+        fn decoding_checksummed_garbage_never_panics(body in prop::collection::vec(any::<u8>(), 0..200)) {
+            let mut bytes = Vec::new();
+            put_u64(&mut bytes, MAGIC);
+            put_u32(&mut bytes, VERSION);
+            put_u32(&mut bytes, body.len() as u32);
+            put_u32(&mut bytes, crc32fast::hash(&body));
+            bytes.extend_from_slice(&body);
+            let _ = Manifest::decode(&bytes);
+        }
+    }
 
     #[test]
     fn store_load_and_reject_damage() {

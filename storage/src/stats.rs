@@ -32,6 +32,8 @@ pub(crate) struct Counters {
     pub(crate) flushes: AtomicU64,
     pub(crate) compactions: AtomicU64,
     pub(crate) write_stalls: AtomicU64,
+    /// Commit-log fsyncs by commit leaders (group commit shares one among a group).
+    pub(crate) group_syncs: AtomicU64,
 }
 
 impl Counters {

@@ -7,9 +7,14 @@
 //! Invariants:
 //! - a record is written with one `write` call after the previous one completed, so only the
 //!   last record of a segment can be torn by a crash;
-//! - recovery accepts the longest valid prefix. A bad record with no valid record anywhere after
-//!   it is a torn tail and is truncated; a bad record followed by a valid one is corruption and
-//!   opening fails with the file and offset (silently skipping it would lose acknowledged data).
+//! - a segment is fsynced before the next one is created, so only the newest segment can end in
+//!   a torn write;
+//! - recovery accepts the longest valid prefix. In the newest segment, a bad record with no
+//!   valid record anywhere after it is a torn tail and is truncated; a bad record followed by a
+//!   valid one, or a bad record in an older segment, is corruption and opening fails with the
+//!   file and offset (silently skipping it would lose acknowledged data). A torn tail whose
+//!   garbage happens to contain a valid framed record (a value that is itself a log record,
+//!   cut exactly there) would be reported as corruption: the safe side.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -48,6 +53,9 @@ pub(crate) struct LogWriter {
     /// Shared so the interval syncer and `Db::sync` can fsync without the writer's lock.
     file: Arc<File>,
     bytes: u64,
+    /// Fault injection: the next `sync` fails, as a failing disk would.
+    #[cfg(test)]
+    pub(crate) fail_next_sync: bool,
 }
 
 impl LogWriter {
@@ -62,6 +70,8 @@ impl LogWriter {
             id,
             file: Arc::new(file),
             bytes: 0,
+            #[cfg(test)]
+            fail_next_sync: false,
         })
     }
 
@@ -96,7 +106,11 @@ impl LogWriter {
         Ok(())
     }
 
-    pub(crate) fn sync(&self) -> std::io::Result<()> {
+    pub(crate) fn sync(&mut self) -> std::io::Result<()> {
+        #[cfg(test)]
+        if std::mem::take(&mut self.fail_next_sync) {
+            return Err(std::io::Error::other("injected fsync failure"));
+        }
         self.file.sync_data()
     }
 }
@@ -117,14 +131,23 @@ fn record_at(buf: &[u8], off: usize) -> Option<(usize, usize)> {
     (hasher.finalize() == crc).then_some((start, end))
 }
 
-/// Replays one segment: calls `apply` for each valid record in order, truncates a torn tail,
-/// and fails with `Error::Corruption` if a bad record is followed by a valid one.
-pub(crate) fn replay_segment(path: &Path, mut apply: impl FnMut(Vec<Op>)) -> Result<()> {
+/// Replays one segment: calls `apply` for each valid record in order. In the `last` segment a
+/// bad record with nothing valid after it is a torn tail and is truncated; a bad record followed
+/// by a valid one, or any bad record in an older segment (fsynced before its successor was
+/// created), fails with `Error::Corruption`.
+pub(crate) fn replay_segment(
+    path: &Path,
+    last: bool,
+    mut apply: impl FnMut(Vec<Op>),
+) -> Result<()> {
     let mut buf = Vec::new();
     File::open(path)?.read_to_end(&mut buf)?;
     let mut off = 0;
     while off < buf.len() {
         let Some((start, end)) = record_at(&buf, off) else {
+            if !last {
+                return Err(corruption(path, off, "bad record in a sealed segment"));
+            }
             return truncate_or_fail(path, &buf, off, "bad record header or checksum");
         };
         match decode_ops(&buf[start..end]) {
@@ -178,7 +201,7 @@ mod tests {
 
     fn count(path: &Path) -> Result<usize> {
         let mut n = 0;
-        replay_segment(path, |ops| n += ops.len())?;
+        replay_segment(path, true, |ops| n += ops.len())?;
         Ok(n)
     }
 
@@ -190,14 +213,27 @@ mod tests {
         assert_eq!(parse_log_name("00000000000000000007.log"), Some(7));
     }
 
+    fn assert_corruption_at(result: Result<()>, expected: u64) {
+        match result {
+            Err(Error::Corruption { offset, .. }) => assert_eq!(offset, expected),
+            other => panic!("expected corruption at {expected}, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn torn_tail_is_truncated() {
-        let dir = tempfile::tempdir().unwrap();
-        let (path, ends) = write_records(dir.path(), 3);
-        let file = OpenOptions::new().write(true).open(&path).unwrap();
-        file.set_len(ends[2] - 3).unwrap();
-        assert_eq!(count(&path).unwrap(), 2);
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), ends[1]);
+    fn torn_tail_is_truncated_in_the_newest_segment_only() {
+        for last in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let (path, ends) = write_records(dir.path(), 3);
+            let file = OpenOptions::new().write(true).open(&path).unwrap();
+            file.set_len(ends[2] - 3).unwrap();
+            if last {
+                assert_eq!(count(&path).unwrap(), 2);
+                assert_eq!(std::fs::metadata(&path).unwrap().len(), ends[1]);
+            } else {
+                assert_corruption_at(replay_segment(&path, false, |_| {}), ends[1]);
+            }
+        }
     }
 
     #[test]
@@ -207,9 +243,6 @@ mod tests {
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[ends[0] as usize + 10] ^= 0x40;
         std::fs::write(&path, &bytes).unwrap();
-        match count(&path) {
-            Err(Error::Corruption { offset, .. }) => assert_eq!(offset, ends[0]),
-            other => panic!("expected corruption, got {other:?}"),
-        }
+        assert_corruption_at(count(&path).map(drop), ends[0]);
     }
 }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ringkv_storage::{Db, Options, SyncPolicy, WriteBatch};
@@ -37,7 +37,20 @@ fn main() {
         let round: usize = std::env::var(ROUND_ENV).unwrap().parse().unwrap();
         child(Path::new(&dir), round);
     }
-    print!("test every_acknowledged_write_survives_sigkill ... ");
+    // Behave like a libtest binary for `--list` and name filters.
+    const NAME: &str = "every_acknowledged_write_survives_sigkill";
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        println!("{NAME}: test");
+        return;
+    }
+    if args
+        .iter()
+        .any(|a| !a.starts_with('-') && !NAME.contains(a.as_str()))
+    {
+        return;
+    }
+    print!("test {NAME} ... ");
     parent();
     println!("ok");
 }
@@ -84,13 +97,15 @@ fn parent() {
     let exe = std::env::current_exe().unwrap();
     let mut acked = BTreeMap::new();
     for round in 0..ROUNDS {
-        let mut child = Command::new(&exe)
-            .env(CHILD_ENV, dir.path())
-            .env(ROUND_ENV, round.to_string())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut child = KillOnDrop(
+            Command::new(&exe)
+                .env(CHILD_ENV, dir.path())
+                .env(ROUND_ENV, round.to_string())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
         // Kill after a random number of acknowledgements: sometimes right after start-up.
         let kill_after = fastrand::usize(0..400);
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -101,8 +116,8 @@ fn parent() {
             record(&line, &mut acked);
             seen += 1;
         }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        child.0.kill().unwrap(); // SIGKILL
+        child.0.wait().unwrap();
         // Acks printed before the kill are still in the pipe.
         for line in lines {
             record(&line.unwrap(), &mut acked);
@@ -119,6 +134,16 @@ fn parent() {
         db.close().unwrap();
     }
     assert!(!acked.is_empty());
+}
+
+/// Kills and reaps the child even if the parent panics, so no writer outlives the test.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn record(line: &str, acked: &mut BTreeMap<String, String>) {

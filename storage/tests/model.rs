@@ -1,5 +1,6 @@
 //! Model-based property test: random sequences of put / delete / batch / flush / compact /
-//! reopen against a `BTreeMap`, with gets and scans agreeing after every step.
+//! reopen against a `BTreeMap`, with gets and scans agreeing after every step, and scans opened
+//! earlier still reading exactly the state they were opened on.
 //!
 //! `RINGKV_PROPTEST_CASES` raises the number of cases (default 48, sized for CI).
 
@@ -18,9 +19,14 @@ enum Op {
     Batch(Vec<(u8, Option<Vec<u8>>)>),
     Flush,
     Compact,
-    Reopen { close: bool },
+    Reopen {
+        close: bool,
+    },
     Scan(Bound<u8>, Bound<u8>),
     ScanPrefix(u8),
+    /// Opens a scan now and reads it at a later `ReadSnapshot`, whatever happened in between.
+    TakeSnapshot,
+    ReadSnapshot,
 }
 
 /// Keys share prefixes ("k1", "k10", "k100"...) so prefix scans and ordering are exercised.
@@ -50,6 +56,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => any::<bool>().prop_map(|close| Op::Reopen { close }),
         4 => (bound(), bound()).prop_map(|(a, b)| Op::Scan(a, b)),
         2 => (0u8..20).prop_map(Op::ScanPrefix),
+        2 => Just(Op::TakeSnapshot),
+        2 => Just(Op::ReadSnapshot),
     ]
 }
 
@@ -61,7 +69,9 @@ fn map_bound(b: &Bound<u8>) -> Bound<Vec<u8>> {
     }
 }
 
-fn collect(scan: ringkv_storage::Scan) -> Vec<(Vec<u8>, Vec<u8>)> {
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn collect(scan: ringkv_storage::Scan) -> Pairs {
     scan.collect::<Result<_, _>>().expect("scan item")
 }
 
@@ -81,6 +91,7 @@ fn run(ops: Vec<Op>) {
     let dir = tempfile::tempdir().unwrap();
     let mut db = Some(Db::open(dir.path(), common::tiny_options()).unwrap());
     let mut model = BTreeMap::new();
+    let mut snapshot: Option<(ringkv_storage::Scan, Pairs)> = None;
     for op in ops {
         let d = db.as_ref().unwrap();
         match op {
@@ -140,6 +151,16 @@ fn run(ops: Vec<Op>) {
                         .collect()
                 };
                 assert_eq!(got, expected, "range scan");
+            }
+            Op::TakeSnapshot => {
+                let expected = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                let scan = d.scan(Bound::Unbounded, Bound::Unbounded).unwrap();
+                snapshot = Some((scan, expected));
+            }
+            Op::ReadSnapshot => {
+                if let Some((scan, expected)) = snapshot.take() {
+                    assert_eq!(collect(scan), expected, "snapshot scan");
+                }
             }
             Op::ScanPrefix(p) => {
                 let prefix = format!("k{p}").into_bytes();

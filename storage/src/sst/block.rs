@@ -139,6 +139,23 @@ impl Block {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Arbitrary bytes with a valid checksum: decoding and every access either work or
+        /// return an error, never panic.
+        #[test]
+        fn decoding_checksummed_garbage_never_panics(mut raw in prop::collection::vec(any::<u8>(), 0..300), probe in prop::collection::vec(any::<u8>(), 0..8)) {
+            let crc = crc32fast::hash(&raw);
+            raw.extend_from_slice(&crc.to_le_bytes());
+            if let Ok(block) = Block::decode(raw) {
+                for i in 0..block.len().min(64) {
+                    let _ = block.entry(i);
+                }
+                let _ = block.seek(&probe);
+            }
+        }
+    }
 
     fn sample() -> Vec<u8> {
         let mut b = BlockBuilder::default();
