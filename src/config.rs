@@ -76,6 +76,12 @@ pub struct Config {
     pub max_concurrent_requests: usize,
     /// Tombstones and expired versions may be collected this long after they died.
     pub tombstone_grace_ms: u64,
+    /// When set, `/internal/...` and the admin writes (`POST`/`DELETE /peers`, `PUT /config`)
+    /// require it in the `X-Cluster-Secret` header (401 otherwise). Never shown by
+    /// `GET /config`.
+    #[serde(skip_serializing)]
+    #[schema(ignore)]
+    pub cluster_secret: Option<String>,
     pub storage: StorageConfig,
     pub quorum: Quorum,
     pub gossip: Gossip,
@@ -101,6 +107,7 @@ impl Default for Config {
             max_value_bytes: 1 << 20,
             max_concurrent_requests: 1024,
             tombstone_grace_ms: 86_400_000,
+            cluster_secret: None,
             storage: StorageConfig::default(),
             quorum: settings.quorum,
             gossip: settings.gossip,
@@ -182,7 +189,13 @@ fn is_config_key(dotted: &str) -> bool {
     let defaults = toml::Table::try_from(Config::default()).unwrap_or_default();
     let mut parts = dotted.split('.');
     let first = parts.next().unwrap_or_default();
-    let optional = ["node_id", "public_url", "data_dir", "membership_file"];
+    let optional = [
+        "node_id",
+        "public_url",
+        "data_dir",
+        "membership_file",
+        "cluster_secret",
+    ];
     match (defaults.get(first), parts.next(), parts.next()) {
         (None, None, _) => optional.contains(&first),
         (Some(toml::Value::Table(_)), None, _) => false,

@@ -27,7 +27,7 @@ pub struct Node {
 
 impl Node {
     pub fn new(config: Config, cluster: Arc<Cluster>, replica: Replica) -> anyhow::Result<Node> {
-        let rpc = RpcClient::new(config.rpc_timeout())?;
+        let rpc = RpcClient::new(config.rpc_timeout(), config.cluster_secret.as_deref())?;
         let metrics = Arc::new(Metrics::default());
         let coordinator = Coordinator::new(
             cluster.clone(),

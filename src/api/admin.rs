@@ -121,6 +121,7 @@ pub async fn absorb(node: &Arc<Node>, msg: MembershipMsg) -> Result<(), ApiError
     responses(
         (status = 200, description = "Joined; the union of both clusters", body = PeersOut),
         (status = 400, description = "Bad JSON, or this node's own URL", body = super::ErrorBody),
+        (status = 401, description = "A cluster secret is configured and X-Cluster-Secret is missing or wrong", body = super::ErrorBody),
         (status = 409, description = "Already a member", body = super::ErrorBody),
         (status = 415, description = "The body is not sent as application/json", body = super::ErrorBody),
         (status = 422, description = "Missing or malformed `peer_url`", body = super::ErrorBody),
@@ -200,6 +201,7 @@ const LEAVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
     responses(
         (status = 200, description = "The member handed off its data and left", body = PeersOut),
         (status = 400, description = "The last member cannot leave", body = super::ErrorBody),
+        (status = 401, description = "A cluster secret is configured and X-Cluster-Secret is missing or wrong", body = super::ErrorBody),
         (status = 404, description = "No such member", body = super::ErrorBody),
         (status = 503, description = "The member or a new owner was unreachable; nothing changed", body = super::ErrorBody),
     ))]
@@ -280,6 +282,7 @@ pub async fn get_config(State(node): State<Arc<Node>>) -> Json<Config> {
     responses(
         (status = 200, description = "The new effective config", body = Config),
         (status = 400, description = "The body is not JSON", body = super::ErrorBody),
+        (status = 401, description = "A cluster secret is configured and X-Cluster-Secret is missing or wrong", body = super::ErrorBody),
         (status = 415, description = "The body is not sent as application/json", body = super::ErrorBody),
         (status = 422, description = "Invalid as a whole, or unknown keys; nothing changed", body = super::ErrorBody),
     ))]

@@ -122,7 +122,12 @@ pub fn write_body(bytes: &[u8], max_value_bytes: usize) -> Result<WriteBody, Api
             )));
         }
     };
-    let value = serde_json::to_string(value).map_err(|e| ApiError::internal(e.to_string()))?;
+    // Keep the value's own text (minus insignificant whitespace), so numbers beyond i64/f64
+    // come back digit for digit; re-serialising a parsed `Value` would round them.
+    let value = match serde_json::from_slice::<RawBody<'_>>(bytes) {
+        Ok(raw) => minify(raw.value.get()),
+        Err(_) => serde_json::to_string(value).map_err(|e| ApiError::internal(e.to_string()))?,
+    };
     if value.len() > max_value_bytes {
         return Err(ApiError::too_large(format!(
             "the value is {} bytes of JSON; the limit is {max_value_bytes}",
@@ -187,6 +192,36 @@ pub fn check_context(text: &str) -> Result<(), ApiError> {
         .map_err(|e| {
             ApiError::bad_request(format!("the context is not one this store issued: {e}"))
         })
+}
+
+/// The body again, borrowing the value's text.
+#[derive(Deserialize)]
+struct RawBody<'a> {
+    #[serde(borrow)]
+    value: &'a serde_json::value::RawValue,
+}
+
+/// Drops the whitespace outside strings from valid JSON text; everything else is kept as
+/// written (digits, escapes, key order).
+pub fn minify(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if !matches!(c, ' ' | '\n' | '\r' | '\t') {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `If-Match: *` / `If-None-Match: *`.
@@ -289,6 +324,19 @@ mod tests {
             status(br#"{"value": 1, "context": 5}"#),
             StatusCode::UNPROCESSABLE_ENTITY
         );
+    }
+
+    #[test]
+    fn values_keep_their_digits_and_lose_only_whitespace() {
+        let b = write_body(br#"{"value": 123456789012345678901234567890}"#, 100).unwrap();
+        assert_eq!(b.value, "123456789012345678901234567890");
+        assert_eq!(write_body(br#"{"value": 1.0}"#, 100).unwrap().value, "1.0");
+        let nested = br#"{ "value" : { "a b" : [ 1 , "x \" y\t" ] } , "ttl": 3 }"#;
+        assert_eq!(
+            write_body(nested, 100).unwrap().value,
+            r#"{"a b":[1,"x \" y\t"]}"#
+        );
+        assert_eq!(minify(" [ \"\\\\\" , 2 ] "), r#"["\\",2]"#);
     }
 
     #[test]

@@ -81,6 +81,18 @@ struct ItemOut<'a> {
     value: &'a RawValue,
 }
 
+/// Values are serialised from their stored text (`RawValue`), never through a parsed
+/// `serde_json::Value`, which would round numbers beyond i64/f64.
+#[derive(Serialize)]
+struct ValueOut {
+    value: Box<RawValue>,
+}
+
+#[derive(Serialize)]
+struct SiblingsOut {
+    values: Vec<Box<RawValue>>,
+}
+
 #[derive(Serialize)]
 struct ListItemOut {
     key: String,
@@ -211,13 +223,9 @@ pub async fn get_item(
         0 => return Err(ApiError::not_found(format!("key `{key}` not found"))),
         1 => {
             let value = values.remove(0);
-            (StatusCode::OK, Json(serde_json::json!({ "value": value }))).into_response()
+            (StatusCode::OK, Json(ValueOut { value })).into_response()
         }
-        _ => (
-            StatusCode::MULTIPLE_CHOICES,
-            Json(serde_json::json!({ "values": values })),
-        )
-            .into_response(),
+        _ => (StatusCode::MULTIPLE_CHOICES, Json(SiblingsOut { values })).into_response(),
     };
     Ok(with_context(resp, &set.context().to_header()))
 }

@@ -60,7 +60,53 @@ pub fn router(node: Arc<Node>) -> Router {
         .with_state(node)
 }
 
-/// Concurrency limit, whole-request timeout and metrics for every request.
+/// The header carrying the cluster secret.
+pub const SECRET_HEADER: &str = "x-cluster-secret";
+
+/// True for the requests a configured cluster secret protects: node-to-node traffic and the
+/// admin writes.
+fn needs_secret(method: &axum::http::Method, path: &str) -> bool {
+    use axum::http::Method;
+    path.starts_with("/internal/")
+        || (path == "/peers" && method == Method::POST)
+        || (path.starts_with("/peers/") && method == Method::DELETE)
+        || (path == "/config" && method == Method::PUT)
+}
+
+/// Compares in time independent of where the inputs differ.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// `Err(401)` when a secret is configured and the request needs it but lacks it.
+fn check_secret(node: &Node, req: &Request) -> Result<(), ApiError> {
+    let Some(expected) = &node.config.cluster_secret else {
+        return Ok(());
+    };
+    if !needs_secret(req.method(), req.uri().path()) {
+        return Ok(());
+    }
+    let given = req
+        .headers()
+        .get(SECRET_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if same_secret(given, expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "this request needs the cluster secret in the X-Cluster-Secret header",
+        ))
+    }
+}
+
+/// Cluster secret, concurrency limit, whole-request timeout and metrics for every request.
 async fn guard(State(node): State<Arc<Node>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
@@ -71,6 +117,11 @@ async fn guard(State(node): State<Arc<Node>>, req: Request, next: Next) -> Respo
     // The coordinator answers 503 itself at request_timeout; this backstop covers everything
     // else (a forwarded write may take the remote's request timeout plus one RPC).
     let backstop = node.config.request_timeout() * 2 + Duration::from_secs(1);
+    if let Err(e) = check_secret(&node, &req) {
+        node.metrics
+            .observe(method.as_str(), &route, 401, started.elapsed());
+        return e.into_response();
+    }
     let response = match tokio::time::timeout(backstop, node.limiter.clone().acquire_owned()).await
     {
         Ok(Ok(_permit)) => match tokio::time::timeout(backstop, next.run(req)).await {

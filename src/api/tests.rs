@@ -27,10 +27,15 @@ struct Answer {
 
 impl Harness {
     async fn new() -> Harness {
+        Harness::with_secret(None).await
+    }
+
+    async fn with_secret(secret: Option<&str>) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
             data_dir: Some(dir.path().to_path_buf()),
             max_value_bytes: 1000,
+            cluster_secret: secret.map(str::to_string),
             ..Config::default()
         };
         config.resolve(1).unwrap();
@@ -117,6 +122,19 @@ async fn put_get_update_delete_round_trip_with_falsy_values() {
             json!({"value": serde_json::from_str::<Value>(value).unwrap()})
         );
     }
+    let big = r#"{"value": [123456789012345678901234567890, -1.0]}"#;
+    assert_eq!(h.put("big", big).await.status, StatusCode::CREATED);
+    let raw = h
+        .app
+        .clone()
+        .oneshot(Request::get("/items/big").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let text = raw.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(
+        &text[..],
+        br#"{"value":[123456789012345678901234567890,-1.0]}"#
+    );
     assert_eq!(
         h.put("this%20is%20key", r#"{"value": 1}"#).await.status,
         StatusCode::CREATED
@@ -480,4 +498,45 @@ async fn docs_and_openapi_are_served_from_the_binary() {
         .unwrap();
     let text = metrics.into_body().collect().await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&text).contains("ringkv_http_requests_total"));
+}
+
+#[tokio::test]
+async fn a_cluster_secret_guards_internal_routes_and_admin_writes() {
+    let h = Harness::with_secret(Some("s3cret")).await;
+    let patch = r#"{"quorum": {"w": 1}}"#;
+    for secret in [None, Some("wrong"), Some("s3cre")] {
+        let headers: Vec<(&str, &str)> = secret
+            .map(|s| ("x-cluster-secret", s))
+            .into_iter()
+            .collect();
+        let config = h.call(Method::PUT, "/config", &headers, patch).await;
+        assert_eq!(config.status, StatusCode::UNAUTHORIZED, "{secret:?}");
+        assert!(config.body["detail"].is_string());
+        let internal = h.call(Method::POST, "/internal/read", &headers, "k").await;
+        assert_eq!(internal.status, StatusCode::UNAUTHORIZED);
+        let leave = h.call(Method::DELETE, "/peers/x", &headers, "").await;
+        assert_eq!(leave.status, StatusCode::UNAUTHORIZED);
+    }
+    let ok = h
+        .call(
+            Method::PUT,
+            "/config",
+            &[("x-cluster-secret", "s3cret")],
+            patch,
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert!(
+        ok.body.get("cluster_secret").is_none(),
+        "the secret is never shown"
+    );
+    assert_eq!(
+        h.put("k", r#"{"value": 1}"#).await.status,
+        StatusCode::CREATED,
+        "the API stays open"
+    );
+    assert_eq!(
+        h.call(Method::GET, "/peers", &[], "").await.status,
+        StatusCode::OK
+    );
 }

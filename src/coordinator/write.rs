@@ -308,25 +308,35 @@ fn plan_append(
         .flat_map(|s| s.versions())
         .find(|v| matches!(&v.value, Value::Data(d) if d.as_slice() == stored))
         .and_then(|v| v.expires_at_ms);
-    let mut current: serde_json::Value = serde_json::from_str(old.json.get())
+    let stored_text = old.json.get();
+    let current: serde_json::Value = serde_json::from_str(stored_text)
         .map_err(|e| CoordError::Internal(format!("stored value is unreadable: {e}")))?;
     let addition: serde_json::Value = serde_json::from_str(suffix)
         .map_err(|e| CoordError::BadRequest(format!("value is not JSON: {e}")))?;
     let refresh_only = addition.as_str() == Some("");
-    if !refresh_only {
-        match (&mut current, addition) {
-            (serde_json::Value::String(s), serde_json::Value::String(add)) => s.push_str(&add),
-            (serde_json::Value::Array(items), add) => items.push(add),
-            (cur, add) => {
-                return Err(CoordError::Unprocessable(format!(
-                    "cannot append {} to {}: append concatenates strings and pushes onto arrays",
-                    kind(&add),
-                    kind(cur)
-                )));
-            }
+    // Arrays are extended as text, so the elements keep their exact digits.
+    let json = match (&current, &addition) {
+        _ if refresh_only => stored_text.to_string(),
+        (serde_json::Value::String(s), serde_json::Value::String(add)) => {
+            serde_json::to_string(&format!("{s}{add}"))
+                .map_err(|e| CoordError::Internal(e.to_string()))?
         }
-    }
-    let json = serde_json::to_string(&current).map_err(|e| CoordError::Internal(e.to_string()))?;
+        (serde_json::Value::Array(items), _) => {
+            let body = stored_text
+                .trim_end()
+                .strip_suffix(']')
+                .unwrap_or(stored_text);
+            let sep = if items.is_empty() { "" } else { "," };
+            format!("{body}{sep}{suffix}]")
+        }
+        (cur, add) => {
+            return Err(CoordError::Unprocessable(format!(
+                "cannot append {} to {}: append concatenates strings and pushes onto arrays",
+                kind(add),
+                kind(cur)
+            )));
+        }
+    };
     if json.len() > max_value_bytes {
         return Err(CoordError::TooLarge(format!(
             "the appended value would be {} bytes, over the limit of {max_value_bytes}",
@@ -383,6 +393,12 @@ mod tests {
         let a = set_with(&[("[1]", None)]);
         let pushed = plan_append(Some(&a), "{\"x\":null}", None, NOW, 100).unwrap();
         assert_eq!(json_of(&pushed), "[1,{\"x\":null}]");
+        let big = "123456789012345678901234567890";
+        let empty = set_with(&[("[]", None)]);
+        assert_eq!(
+            json_of(&plan_append(Some(&empty), big, None, NOW, 100).unwrap()),
+            format!("[{big}]")
+        );
     }
 
     #[test]

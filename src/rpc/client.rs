@@ -46,8 +46,17 @@ pub struct RpcClient {
 }
 
 impl RpcClient {
-    pub fn new(timeout: Duration) -> anyhow::Result<RpcClient> {
+    /// A client whose calls time out after `timeout` and carry `secret` (if any) in the
+    /// `X-Cluster-Secret` header.
+    pub fn new(timeout: Duration, secret: Option<&str>) -> anyhow::Result<RpcClient> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(secret) = secret {
+            let mut value = reqwest::header::HeaderValue::from_str(secret)?;
+            value.set_sensitive(true);
+            headers.insert(crate::api::SECRET_HEADER, value);
+        }
         let http = reqwest::Client::builder()
+            .default_headers(headers)
             .pool_max_idle_per_host(512)
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
