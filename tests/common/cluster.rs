@@ -96,11 +96,20 @@ impl ClusterBuilder {
             })
             .collect();
         let cluster = Cluster { nodes, http, dir };
+        // With a cluster secret configured, admin writes must carry it.
+        let secret = self
+            .sets
+            .iter()
+            .find_map(|s| s.strip_prefix("cluster_secret="));
+        let headers: Vec<(&str, &str)> = secret
+            .map(|s| ("X-Cluster-Secret", s))
+            .into_iter()
+            .collect();
         for other in &cluster.nodes[1..] {
             let resp = cluster.http.json(
                 "POST",
                 &cluster.nodes[0].at("/peers"),
-                &[],
+                &headers,
                 &serde_json::json!({ "peer_url": other.url }),
             );
             assert_eq!(
