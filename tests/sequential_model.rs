@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::Cluster;
+use common::{Cluster, Node};
 use serde_json::{Value, json};
 
 const STEPS: usize = 240;
@@ -27,6 +27,60 @@ impl Lcg {
     }
 }
 
+/// Even keys hold arrays, odd keys strings, so appends always meet a valid type pair.
+fn holds_arrays(key: &str) -> bool {
+    key.ends_with(['0', '2', '4'])
+}
+
+/// PUT a fresh value: 201 when the model has no value, 200 when it has one.
+fn put_step(node: &Node, key: &str, step: usize, model: &mut BTreeMap<String, Value>) {
+    let value = if holds_arrays(key) {
+        json!([step])
+    } else {
+        json!(format!("s{step}"))
+    };
+    let resp = node.put(key, value.clone());
+    let want = if model.contains_key(key) { 200 } else { 201 };
+    assert_eq!(resp.status, want, "step {step} PUT {key}: {}", resp.body);
+    model.insert(key.to_owned(), value);
+}
+
+/// Append a piece: an array push, a string concatenation, or a creation.
+fn append_step(node: &Node, key: &str, step: usize, model: &mut BTreeMap<String, Value>) {
+    let piece = match (holds_arrays(key), model.contains_key(key)) {
+        // An append to an absent key creates it with the piece: start arrays as arrays.
+        (true, false) => json!([step]),
+        (true, true) => json!(step),
+        (false, _) => json!(format!("+{step}")),
+    };
+    let url = node.at(&format!("/items/{key}/append"));
+    let resp = node
+        .http
+        .json("POST", &url, &[], &json!({ "value": piece }));
+    let want = if model.contains_key(key) { 200 } else { 201 };
+    assert_eq!(resp.status, want, "step {step} append {key}: {}", resp.body);
+    let new = match (model.remove(key), &piece) {
+        (None, _) => piece.clone(),
+        (Some(Value::Array(mut items)), _) => {
+            items.push(piece.clone());
+            Value::Array(items)
+        }
+        (Some(Value::String(s)), Value::String(p)) => json!(format!("{s}{p}")),
+        (Some(other), _) => panic!("model holds {other} for {key}"),
+    };
+    model.insert(key.to_owned(), new);
+}
+
+/// DELETE: 204 when the model has a value, 404 when not.
+fn delete_step(node: &Node, key: &str, model: &mut BTreeMap<String, Value>) {
+    let resp = node.delete(key);
+    if model.remove(key).is_some() {
+        resp.expect(204);
+    } else {
+        resp.expect_error(404);
+    }
+}
+
 #[test]
 fn sequential_operations_through_mixed_nodes_match_a_model() {
     let cluster = Cluster::builder(3).quorum(3, 2, 2).start();
@@ -34,75 +88,33 @@ fn sequential_operations_through_mixed_nodes_match_a_model() {
     let mut rng = Lcg(0x5eed);
     for step in 0..STEPS {
         let key = format!("model-{}", rng.next(KEYS));
-        let node = &cluster.nodes[rng.next(3) as usize];
-        let present = model.contains_key(&key);
-        let op = rng.next(4);
-        let what = match op {
+        let writer = rng.next(3) as usize;
+        let node = &cluster.nodes[writer];
+        let what = match rng.next(4) {
             0 | 1 => {
-                // Even keys hold arrays, odd keys strings, so appends always have a valid pair.
-                let value = if key.ends_with(['0', '2', '4']) {
-                    json!([step])
-                } else {
-                    json!(format!("s{step}"))
-                };
-                let resp = node.put(&key, value.clone());
-                assert_eq!(
-                    resp.status,
-                    if present { 200 } else { 201 },
-                    "step {step} PUT {key}: {}",
-                    resp.body
-                );
-                model.insert(key.clone(), value);
+                put_step(node, &key, step, &mut model);
                 "PUT"
             }
             2 => {
-                let url = node.at(&format!("/items/{key}/append"));
-                let piece = match (key.ends_with(['0', '2', '4']), present) {
-                    // An append to an absent key creates it with the piece: start arrays as arrays.
-                    (true, false) => json!([step]),
-                    (true, true) => json!(step),
-                    (false, _) => json!(format!("+{step}")),
-                };
-                let resp = node
-                    .http
-                    .json("POST", &url, &[], &json!({ "value": piece }));
-                assert_eq!(
-                    resp.status,
-                    if present { 200 } else { 201 },
-                    "step {step} append {key}: {}",
-                    resp.body
-                );
-                let new = match (model.remove(&key), &piece) {
-                    (None, _) => piece.clone(),
-                    (Some(Value::Array(mut items)), _) => {
-                        items.push(piece.clone());
-                        Value::Array(items)
-                    }
-                    (Some(Value::String(s)), Value::String(p)) => json!(format!("{s}{p}")),
-                    (Some(other), _) => panic!("model holds {other} for {key}"),
-                };
-                model.insert(key.clone(), new);
+                append_step(node, &key, step, &mut model);
                 "append"
             }
             _ => {
-                let resp = node.delete(&key);
-                if present {
-                    resp.expect(204);
-                } else {
-                    resp.expect_error(404);
-                }
-                model.remove(&key);
+                delete_step(node, &key, &mut model);
                 "DELETE"
             }
         };
-        let reader = &cluster.nodes[(rng.next(2) as usize + 1 + op as usize) % 3];
+        // Read through one of the two other nodes.
+        let reader = &cluster.nodes[(writer + 1 + rng.next(2) as usize) % 3];
         match model.get(&key) {
-            Some(want) => assert_eq!(
-                &reader.get_value(&key),
-                want,
-                "after step {step} ({what} {key}) via {}",
-                reader.id
-            ),
+            Some(want) => {
+                let got = reader.get_value(&key);
+                assert_eq!(
+                    &got, want,
+                    "after step {step} ({what} {key}) via {}",
+                    reader.id
+                );
+            }
             None => {
                 reader.get(&key).expect_error(404);
             }
