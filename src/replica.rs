@@ -57,6 +57,17 @@ pub struct Updated {
     pub set: VersionSet,
 }
 
+/// The result of merging a set received from another replica.
+pub struct Merged {
+    /// The stored set after the merge.
+    pub set: VersionSet,
+    /// The copy before the merge had a live value.
+    pub prior_live: bool,
+    /// Every version of the copy before the merge was covered by the incoming set's clock:
+    /// the incoming set descends from all this replica held (nothing here was unseen).
+    pub covered: bool,
+}
+
 /// This node's replica store. Cheap to clone (shared state behind `Arc`s).
 #[derive(Clone)]
 pub struct Replica {
@@ -111,18 +122,24 @@ impl Replica {
         self.blocking(move |r| r.load(&key)).await
     }
 
-    /// Merges a set received from another replica; returns the stored result. Writes only when
-    /// the merge changed something.
+    /// Merges a set received from another replica; returns the stored result and what the
+    /// prior copy held relative to `incoming` (see [`Merged`]). Writes only when the merge
+    /// changed something.
     pub async fn merge(
         &self,
         key: &str,
         incoming: VersionSet,
         limits: Limits,
-    ) -> Result<VersionSet, ReplicaError> {
+    ) -> Result<Merged, ReplicaError> {
         let key = key.to_string();
         self.blocking(move |r| {
             let _guard = r.stripe(&key).lock().unwrap_or_else(|p| p.into_inner());
             let prior = r.load(&key)?;
+            let seen = incoming.context();
+            let (prior_live, covered) = prior.as_ref().map_or((false, true), |p| {
+                let covered = p.versions().iter().all(|v| seen.covers(&v.dot));
+                (p.is_live(now_ms()), covered)
+            });
             let mut set = prior.clone().unwrap_or_default();
             set.merge(&incoming);
             set.prune(&limits);
@@ -131,16 +148,22 @@ impl Replica {
             if before.as_deref() != Some(&after[..]) {
                 r.db.put(&data_key(&key), &after)?;
             }
-            Ok(set)
+            Ok(Merged {
+                set,
+                prior_live,
+                covered,
+            })
         })
         .await
     }
 
-    /// Creates a new version coordinated by `node_id`, superseding what `ctx` covers.
+    /// Creates a new version coordinated by `node_id`, superseding what `ctx` covers, or, when
+    /// `ctx` is `None`, everything this replica holds for the key (its own stored context,
+    /// read under the same lock).
     pub async fn update(
         &self,
         key: &str,
-        ctx: Context,
+        ctx: Option<Context>,
         value: Value,
         expires_at_ms: Option<u64>,
         node_id: &str,
@@ -152,6 +175,7 @@ impl Replica {
             let _guard = r.stripe(&key).lock().unwrap_or_else(|p| p.into_inner());
             let prior = r.load(&key)?;
             let mut set = prior.clone().unwrap_or_default();
+            let ctx = ctx.unwrap_or_else(|| set.context());
             set.update(&ctx, value, expires_at_ms, &node_id, now_ms());
             set.prune(&limits);
             r.db.put(&data_key(&key), &set.encode())?;
@@ -275,7 +299,7 @@ mod tests {
                 // Empty contexts: every write is concurrent with the others and must stay.
                 r.update(
                     "k",
-                    Context::default(),
+                    Some(Context::default()),
                     value,
                     None,
                     &format!("n{}", i % 3),
@@ -306,6 +330,48 @@ mod tests {
         let rest = replica.scan("a", Some("a2".into()), 10).await.unwrap();
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].0, "a3");
+        assert!(replica.clone().close().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn merge_reports_whether_the_incoming_set_saw_everything_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = open(dir.path());
+        let first = replica
+            .update("k", None, Value::Data(b"1".to_vec()), None, "a", ROOMY)
+            .await
+            .unwrap();
+        assert!(first.prior.is_none());
+        // A set that descends from what is stored: covered, and the prior copy was live.
+        let mut next = first.set.clone();
+        next.update(
+            &first.set.context(),
+            Value::Data(b"2".to_vec()),
+            None,
+            "b",
+            2,
+        );
+        let merged = replica.merge("k", next.clone(), ROOMY).await.unwrap();
+        assert!(merged.covered && merged.prior_live);
+        assert_eq!(merged.set.versions().len(), 1);
+        // A set minted without seeing the stored version: not covered, both kept.
+        let mut blind = VersionSet::new();
+        blind.update(
+            &Context::default(),
+            Value::Data(b"3".to_vec()),
+            None,
+            "c",
+            3,
+        );
+        let merged = replica.merge("k", blind, ROOMY).await.unwrap();
+        assert!(!merged.covered);
+        assert_eq!(merged.set.versions().len(), 2);
+        // `update(None)` supersedes everything stored.
+        let own = replica
+            .update("k", None, Value::Data(b"4".to_vec()), None, "a", ROOMY)
+            .await
+            .unwrap();
+        assert_eq!(own.set.versions().len(), 1);
         assert!(replica.clone().close().await.is_ok());
     }
 

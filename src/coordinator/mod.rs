@@ -21,17 +21,37 @@
 //! or a 503 naming got/needed once `request_timeout` passes; sends still in flight keep going
 //! in the background so every reachable replica ends up with the write.
 //!
-//! **Context-less writes.** A PUT without a context, every DELETE, every append, and any write
-//! with `If-Match: *` / `If-None-Match: *` first do a quorum read of `min(R, W)` replies (or
-//! the request's explicit `r`), so a `w=1` write succeeds with only its coordinator up, while
-//! the defaults (R + W > N) keep the promise below. Unlike a GET, this read asks only that many
-//! replicas, the coordinator's own copy first, and asks a spare when one fails or is slow: any
-//! R replicas overlap any W, so asking all N would only cost. Its merged context is
-//! used when the client sent none, so sequential context-less writes supersede each other and
-//! leave one value, while writes that race on the same stale context become siblings. 201 vs
-//! 200, the preconditions, 404 for DELETE and the append result are all decided on that read.
-//! A PUT with a context skips the read; 201 vs 200 then comes from the coordinating replica's
-//! own copy.
+//! **Context-less writes.** Every DELETE, every append, any write with `If-Match: *` /
+//! `If-None-Match: *`, and a PUT without a context that sets `r` first do a quorum read of
+//! `min(R, W)` replies (or the request's explicit `r`), so a `w=1` write succeeds with only
+//! its coordinator up, while the defaults (R + W > N) keep the promise below. Unlike a GET,
+//! this read asks only that many replicas, the coordinator's own copy first, and asks a spare
+//! when one fails or is slow: any R replicas overlap any W, so asking all N would only cost.
+//! Its merged context is used when the client sent none, so sequential context-less writes
+//! supersede each other and leave one value, while writes that race on the same stale context
+//! become siblings. 201 vs 200, the preconditions, 404 for DELETE and the append result are
+//! all decided on that read. A PUT with a context skips the read; 201 vs 200 then comes from
+//! the coordinating replica's own copy.
+//!
+//! **Context-less PUT in one round.** A plain PUT without a context (no precondition, no `r`)
+//! folds that read into the write: the coordinator mints the new version superseding its own
+//! copy (under the key's lock), sends the result to the other replicas, and each replica's
+//! merge ack says whether its copy before the merge was live and whether every version it held
+//! was covered by the incoming clock (if not, the ack carries the replica's merged set). The
+//! W acks the write waits for (the coordinator's own included) thus report on W >= min(R, W)
+//! replicas, each read at the moment our write reached it: at least as many replicas as the
+//! context read would have asked, so any earlier acknowledged write is seen whenever that read
+//! would have seen it (with `w=1` both look at the own copy alone). So:
+//! - all counted acks covered: the version we sent superseded everything those replicas held,
+//!   as it would have after a read; 201 vs 200 comes from "any prior copy was live";
+//! - some counted ack reports unseen versions: a second version is minted, superseding our
+//!   first one and everything the acks reported, and sent to all replicas (W acks again). This
+//!   is the read-then-write outcome with the read taken at merge time; sequential writes still
+//!   leave one value.
+//!
+//! Versions that reach a replica only after it acked, or that sit on replicas outside our acks,
+//! are concurrent with this write and stay as siblings, as they would with a read first. The
+//! common case costs N-1 internal calls instead of min(R, W)-1 reads plus N-1 merges.
 //!
 //! **Append.** On the quorum-read value: string + string concatenates, array + anything
 //! pushes, an absent key is created with the value, and `""` only restarts the TTL (the one it
@@ -58,6 +78,7 @@ use crate::cluster::{Cluster, Member};
 use crate::metrics::Metrics;
 use crate::replica::Replica;
 use crate::rpc::RpcClient;
+use crate::rpc::wire::MergeAck;
 
 pub use list::Page;
 pub use write::{Condition, ForwardedOutcome, WriteKind, WriteOutcome, WriteRequest};
@@ -134,20 +155,25 @@ impl Coordinator {
         }
     }
 
-    /// Merges `set` (with its encoding) into one replica's copy of `key`.
+    /// Merges `set` (with its encoding) into one replica's copy of `key`; the ack says what
+    /// that copy held before.
     async fn merge_into(
         &self,
         m: &Member,
         key: &str,
         set: &VersionSet,
         encoded: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<MergeAck, String> {
         if self.is_self(m) {
             let limits = self.cluster.settings().settings.versioning.limits();
             self.replica
                 .merge(key, set.clone(), limits)
                 .await
-                .map(|_| ())
+                .map(|merged| MergeAck {
+                    prior_live: merged.prior_live,
+                    covered: merged.covered,
+                    set: (!merged.covered).then_some(merged.set),
+                })
                 .map_err(|e| e.to_string())
         } else {
             self.rpc

@@ -10,6 +10,7 @@ use super::{CoordError, Coordinator, effective_quorum};
 use crate::cluster::Member;
 use crate::payload;
 use crate::replica::now_ms;
+use crate::rpc::wire::MergeAck;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WriteKind {
@@ -114,6 +115,9 @@ impl Coordinator {
         let needs_read =
             client_ctx.is_none() || req.condition.is_some() || req.kind != WriteKind::Put;
         let w = effective_quorum(req.w.unwrap_or(settings.quorum.w), pref.len());
+        if needs_read && req.kind == WriteKind::Put && req.condition.is_none() && req.r.is_none() {
+            return self.put_without_context(req, pref, w, deadline).await;
+        }
         let read = if needs_read {
             // The context read asks for R replies, but never more than the W the write itself
             // needs: a `w=1` write succeeds with only its coordinator up.
@@ -177,20 +181,8 @@ impl Coordinator {
             .unwrap_or_default();
         let limits = settings.versioning.limits();
         let updated = self
-            .replica
-            .update(
-                &req.key,
-                ctx,
-                planned.value,
-                planned.expires_at_ms,
-                &self.cluster.self_id,
-                limits,
-            )
-            .await
-            .map_err(|e| {
-                tracing::error!("local write of `{}` failed: {e}", req.key);
-                CoordError::Internal("this node could not store the write".into())
-            })?;
+            .update_here(&req.key, Some(ctx), &planned, limits)
+            .await?;
         let created = match live_before {
             Some(live) => !live,
             None => !updated.prior.as_ref().is_some_and(|p| p.is_live(now)),
@@ -204,8 +196,82 @@ impl Coordinator {
         })
     }
 
-    /// Sends the coordinator's new set to the other replicas; returns after `needed` acks
-    /// (ours included). Sends still in flight then finish in the background.
+    /// A plain PUT without a context, in one round (see "Context-less PUT" in the module docs):
+    /// supersede this node's own copy, send the result to the other replicas, and read their
+    /// acks as the context read. Only when an ack counted toward W reports versions this node
+    /// had not seen is a second write made, superseding them as the context read would have.
+    async fn put_without_context(
+        &self,
+        req: WriteRequest,
+        pref: &[Member],
+        w: usize,
+        deadline: Instant,
+    ) -> Result<WriteOutcome, CoordError> {
+        let now = now_ms();
+        let json = req.value.clone().unwrap_or_else(|| "null".into());
+        let planned = Planned::data(json, req.ttl_ms, now);
+        let limits = self.cluster.settings().settings.versioning.limits();
+        let first = self.update_here(&req.key, None, &planned, limits).await?;
+        let acks = self
+            .replicate(&req.key, &first.set, pref, w, deadline)
+            .await?;
+        let live_before = first.prior.as_ref().is_some_and(|p| p.is_live(now))
+            || acks.iter().any(|a| a.prior_live);
+        let mut ctx = first.set.context();
+        let mut unseen = false;
+        for set in acks
+            .iter()
+            .filter(|a| !a.covered)
+            .filter_map(|a| a.set.as_ref())
+        {
+            ctx.merge(&set.context());
+            unseen = true;
+        }
+        let set = if unseen {
+            let second = self
+                .update_here(&req.key, Some(ctx), &planned, limits)
+                .await?;
+            self.replicate(&req.key, &second.set, pref, w, deadline)
+                .await?;
+            second.set
+        } else {
+            first.set
+        };
+        Ok(WriteOutcome {
+            created: !live_before,
+            value: planned.json,
+            context: set.context().to_header(),
+        })
+    }
+
+    /// Mints `planned` on this node's copy of `key`, superseding what `ctx` covers (`None`:
+    /// everything this node holds).
+    async fn update_here(
+        &self,
+        key: &str,
+        ctx: Option<Context>,
+        planned: &Planned,
+        limits: ringkv_versions::Limits,
+    ) -> Result<crate::replica::Updated, CoordError> {
+        self.replica
+            .update(
+                key,
+                ctx,
+                planned.value.clone(),
+                planned.expires_at_ms,
+                &self.cluster.self_id,
+                limits,
+            )
+            .await
+            .map_err(|e| {
+                tracing::error!("local write of `{key}` failed: {e}");
+                CoordError::Internal("this node could not store the write".into())
+            })
+    }
+
+    /// Sends the coordinator's new set to the other replicas; returns the other replicas' acks
+    /// once `needed` acks (ours included) arrived. Sends still in flight then finish in the
+    /// background.
     async fn replicate(
         &self,
         key: &str,
@@ -213,7 +279,7 @@ impl Coordinator {
         pref: &[Member],
         needed: usize,
         deadline: Instant,
-    ) -> Result<(), CoordError> {
+    ) -> Result<Vec<MergeAck>, CoordError> {
         let encoded = std::sync::Arc::new(set.encode());
         let set = std::sync::Arc::new(set.clone());
         let mut pending: FuturesUnordered<_> = pref
@@ -232,24 +298,24 @@ impl Coordinator {
                 })
             })
             .collect();
-        let mut acks = 1;
-        while acks < needed {
+        let mut acks = Vec::new();
+        while acks.len() + 1 < needed {
             match tokio::time::timeout_at(deadline, pending.next()).await {
-                Ok(Some(Ok(Ok(())))) => acks += 1,
+                Ok(Some(Ok(Ok(ack)))) => acks.push(ack),
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => break,
             }
         }
-        if acks < needed {
+        if acks.len() + 1 < needed {
             self.metrics.quorum_failure("write");
             return Err(CoordError::Quorum {
                 op: "write".into(),
-                got: acks,
+                got: acks.len() + 1,
                 needed,
                 asked: pref.len(),
             });
         }
-        Ok(())
+        Ok(acks)
     }
 }
 

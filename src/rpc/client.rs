@@ -137,8 +137,14 @@ impl RpcClient {
         }
     }
 
-    /// Asks the peer to merge `set` (already encoded) into its copy of `key`.
-    pub async fn merge(&self, base: &str, key: &str, set: &[u8]) -> Result<(), RpcError> {
+    /// Asks the peer to merge `set` (already encoded) into its copy of `key`; its answer says
+    /// what its copy held before (see [`wire::MergeAck`]).
+    pub async fn merge(
+        &self,
+        base: &str,
+        key: &str,
+        set: &[u8],
+    ) -> Result<wire::MergeAck, RpcError> {
         let url = format!("{base}/internal/merge");
         let mut body = Vec::with_capacity(key.len() + set.len() + 8);
         wire::put_entry(&mut body, key, set);
@@ -150,11 +156,13 @@ impl RpcClient {
                 self.timeout,
             )
             .await?;
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(Self::fail(&url, status, &bytes))
+        if !status.is_success() {
+            return Err(Self::fail(&url, status, &bytes));
         }
+        wire::MergeAck::decode(&bytes).map_err(|e| RpcError::Decode {
+            url,
+            reason: e.to_string(),
+        })
     }
 
     /// One page of the peer's local keys.

@@ -59,15 +59,21 @@ async fn read(
 async fn merge(
     State(node): State<Arc<Node>>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Vec<u8>, ApiError> {
     let (key, set) =
         wire::decode_one(&body?).map_err(|e| ApiError::bad_request(format!("bad frame: {e}")))?;
     let limits = node.cluster.settings().settings.versioning.limits();
-    node.replica
+    let merged = node
+        .replica
         .merge(&key, set, limits)
         .await
         .map_err(storage_error)?;
-    Ok(StatusCode::NO_CONTENT)
+    let ack = wire::MergeAck {
+        prior_live: merged.prior_live,
+        covered: merged.covered,
+        set: Some(merged.set),
+    };
+    Ok(ack.encode())
 }
 
 async fn scan(

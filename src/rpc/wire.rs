@@ -38,6 +38,54 @@ pub fn encode_entries(entries: &[(String, VersionSet)]) -> Vec<u8> {
     out
 }
 
+/// The answer to a merge.
+///
+/// ```text
+/// ack := flags: u8 (bit 0: prior copy was live, bit 1: prior copy covered) | set: rest
+/// ```
+/// `set` (the replica's merged `VersionSet::encode`) is present only when not covered: the
+/// coordinator then learns the versions it had not seen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeAck {
+    pub prior_live: bool,
+    pub covered: bool,
+    /// The replica's merged set, when `covered` is false.
+    pub set: Option<VersionSet>,
+}
+
+const ACK_LIVE: u8 = 1;
+const ACK_COVERED: u8 = 2;
+
+impl MergeAck {
+    pub fn encode(&self) -> Vec<u8> {
+        let flags =
+            if self.prior_live { ACK_LIVE } else { 0 } | if self.covered { ACK_COVERED } else { 0 };
+        let mut out = vec![flags];
+        if let Some(set) = self.set.as_ref().filter(|_| !self.covered) {
+            out.extend_from_slice(&set.encode());
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<MergeAck, WireError> {
+        let (&flags, rest) = bytes.split_first().ok_or(WireError::Truncated(0))?;
+        let covered = flags & ACK_COVERED != 0;
+        let set = if covered || rest.is_empty() {
+            None
+        } else {
+            Some(VersionSet::decode(rest).map_err(|e| WireError::Set {
+                offset: 1,
+                reason: e.to_string(),
+            })?)
+        };
+        Ok(MergeAck {
+            prior_live: flags & ACK_LIVE != 0,
+            covered,
+            set,
+        })
+    }
+}
+
 fn take<'a>(bytes: &'a [u8], pos: &mut usize, len: usize) -> Result<&'a [u8], WireError> {
     let end = pos
         .checked_add(len)
@@ -87,6 +135,33 @@ pub fn decode_one(bytes: &[u8]) -> Result<(String, VersionSet), WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merge_acks_round_trip_and_reject_garbage() {
+        let mut set = VersionSet::new();
+        let value = ringkv_versions::Value::Data(b"v".to_vec());
+        set.update(&Default::default(), value, None, "n1", 5);
+        let unseen = MergeAck {
+            prior_live: true,
+            covered: false,
+            set: Some(set.clone()),
+        };
+        assert_eq!(MergeAck::decode(&unseen.encode()).unwrap(), unseen);
+        let covered = MergeAck {
+            prior_live: false,
+            covered: true,
+            set: Some(set),
+        };
+        let encoded = covered.encode();
+        assert_eq!(encoded.len(), 1, "a covered ack carries no set");
+        let decoded = MergeAck::decode(&encoded).unwrap();
+        assert_eq!(
+            (decoded.prior_live, decoded.covered, decoded.set),
+            (false, true, None)
+        );
+        assert!(MergeAck::decode(&[]).is_err());
+        assert!(MergeAck::decode(&[1, 0xff, 0xff]).is_err());
+    }
 
     #[test]
     fn entries_round_trip() {
