@@ -112,10 +112,42 @@ impl RpcClient {
     }
 
     fn json<T: serde::de::DeserializeOwned>(url: &str, body: &[u8]) -> Result<T, RpcError> {
-        serde_json::from_slice(body).map_err(|e| RpcError::Decode {
+        serde_json::from_slice(body).map_err(|e| Self::undecodable(url, e))
+    }
+
+    fn undecodable(url: &str, reason: impl std::fmt::Display) -> RpcError {
+        RpcError::Decode {
             url: url.to_string(),
-            reason: e.to_string(),
-        })
+            reason: reason.to_string(),
+        }
+    }
+
+    /// `call`, with any status but success turned into [`RpcError::Status`]; the success body.
+    async fn call_ok(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<(Vec<u8>, &'static str)>,
+        timeout: Duration,
+    ) -> Result<bytes::Bytes, RpcError> {
+        let (status, bytes) = self.call(method, url.to_string(), body, timeout).await?;
+        if status.is_success() {
+            Ok(bytes)
+        } else {
+            Err(Self::fail(url, status, &bytes))
+        }
+    }
+
+    /// POSTs `msg` as JSON (our own types, which always serialise); the success body.
+    async fn post_json(
+        &self,
+        url: &str,
+        msg: &impl serde::Serialize,
+        timeout: Duration,
+    ) -> Result<bytes::Bytes, RpcError> {
+        let body = serde_json::to_vec(msg).unwrap_or_default();
+        self.call_ok(reqwest::Method::POST, url, Some((body, JSON)), timeout)
+            .await
     }
 
     /// The peer's version set of `key` (`None` when it has none).
@@ -128,10 +160,7 @@ impl RpcClient {
         match status {
             StatusCode::OK => VersionSet::decode(&bytes)
                 .map(Some)
-                .map_err(|e| RpcError::Decode {
-                    url,
-                    reason: e.to_string(),
-                }),
+                .map_err(|e| Self::undecodable(&url, e)),
             StatusCode::NOT_FOUND => Ok(None),
             other => Err(Self::fail(&url, other, &bytes)),
         }
@@ -148,21 +177,15 @@ impl RpcClient {
         let url = format!("{base}/internal/merge");
         let mut body = Vec::with_capacity(key.len() + set.len() + 8);
         wire::put_entry(&mut body, key, set);
-        let (status, bytes) = self
-            .call(
+        let bytes = self
+            .call_ok(
                 reqwest::Method::POST,
-                url.clone(),
+                &url,
                 Some((body, OCTETS)),
                 self.timeout,
             )
             .await?;
-        if !status.is_success() {
-            return Err(Self::fail(&url, status, &bytes));
-        }
-        wire::MergeAck::decode(&bytes).map_err(|e| RpcError::Decode {
-            url,
-            reason: e.to_string(),
-        })
+        wire::MergeAck::decode(&bytes).map_err(|e| Self::undecodable(&url, e))
     }
 
     /// One page of the peer's local keys.
@@ -172,22 +195,8 @@ impl RpcClient {
         req: &ScanRequest,
     ) -> Result<Vec<(String, VersionSet)>, RpcError> {
         let url = format!("{base}/internal/scan");
-        let body = serde_json::to_vec(req).unwrap_or_default();
-        let (status, bytes) = self
-            .call(
-                reqwest::Method::POST,
-                url.clone(),
-                Some((body, JSON)),
-                self.timeout,
-            )
-            .await?;
-        if !status.is_success() {
-            return Err(Self::fail(&url, status, &bytes));
-        }
-        wire::decode_entries(&bytes).map_err(|e| RpcError::Decode {
-            url,
-            reason: e.to_string(),
-        })
+        let bytes = self.post_json(&url, req, self.timeout).await?;
+        wire::decode_entries(&bytes).map_err(|e| Self::undecodable(&url, e))
     }
 
     /// Hands a whole write to a replica of the key, which coordinates it.
@@ -198,30 +207,16 @@ impl RpcClient {
         timeout: Duration,
     ) -> Result<crate::coordinator::ForwardedOutcome, RpcError> {
         let url = format!("{base}/internal/coordinate");
-        let body = serde_json::to_vec(req).unwrap_or_default();
-        let (status, bytes) = self
-            .call(
-                reqwest::Method::POST,
-                url.clone(),
-                Some((body, JSON)),
-                timeout,
-            )
-            .await?;
-        if !status.is_success() {
-            return Err(Self::fail(&url, status, &bytes));
-        }
+        let bytes = self.post_json(&url, req, timeout).await?;
         Self::json(&url, &bytes)
     }
 
     /// The peer's view of the cluster (also the failure detector's probe).
     pub async fn membership(&self, base: &str) -> Result<MembershipMsg, RpcError> {
         let url = format!("{base}/internal/membership");
-        let (status, bytes) = self
-            .call(reqwest::Method::GET, url.clone(), None, self.timeout)
+        let bytes = self
+            .call_ok(reqwest::Method::GET, &url, None, self.timeout)
             .await?;
-        if !status.is_success() {
-            return Err(Self::fail(&url, status, &bytes));
-        }
         Self::json(&url, &bytes)
     }
 
@@ -232,18 +227,7 @@ impl RpcClient {
         msg: &MembershipMsg,
     ) -> Result<MembershipMsg, RpcError> {
         let url = format!("{base}/internal/membership");
-        let body = serde_json::to_vec(msg).unwrap_or_default();
-        let (status, bytes) = self
-            .call(
-                reqwest::Method::POST,
-                url.clone(),
-                Some((body, JSON)),
-                self.timeout,
-            )
-            .await?;
-        if !status.is_success() {
-            return Err(Self::fail(&url, status, &bytes));
-        }
+        let bytes = self.post_json(&url, msg, self.timeout).await?;
         Self::json(&url, &bytes)
     }
 
@@ -254,20 +238,8 @@ impl RpcClient {
         settings: &VersionedSettings,
     ) -> Result<(), RpcError> {
         let url = format!("{base}/internal/settings");
-        let body = serde_json::to_vec(settings).unwrap_or_default();
-        let (status, bytes) = self
-            .call(
-                reqwest::Method::POST,
-                url.clone(),
-                Some((body, JSON)),
-                self.timeout,
-            )
-            .await?;
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(Self::fail(&url, status, &bytes))
-        }
+        self.post_json(&url, settings, self.timeout).await?;
+        Ok(())
     }
 
     /// Asks member `id` at `base` to leave the cluster (`DELETE /peers/{id}`); it hands off its
@@ -285,27 +257,16 @@ impl RpcClient {
             .pop_if_empty()
             .push("peers")
             .push(id);
-        let url = url.to_string();
-        let (status, bytes) = self
-            .call(reqwest::Method::DELETE, url.clone(), None, timeout)
+        self.call_ok(reqwest::Method::DELETE, url.as_str(), None, timeout)
             .await?;
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(Self::fail(&url, status, &bytes))
-        }
+        Ok(())
     }
 
     /// `GET /healthcheck` on the peer.
     pub async fn health(&self, base: &str) -> Result<(), RpcError> {
         let url = format!("{base}/healthcheck");
-        let (status, bytes) = self
-            .call(reqwest::Method::GET, url.clone(), None, self.timeout)
+        self.call_ok(reqwest::Method::GET, &url, None, self.timeout)
             .await?;
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(Self::fail(&url, status, &bytes))
-        }
+        Ok(())
     }
 }
