@@ -193,7 +193,7 @@ impl Replica {
         limit: usize,
     ) -> Result<Vec<(String, VersionSet)>, ReplicaError> {
         let lower = data_key(prefix);
-        let upper = prefix_end(&lower);
+        let upper = ringkv_storage::prefix_successor(&lower);
         self.blocking(move |r| {
             let from = match after.map(|a| data_key(&a)) {
                 Some(a) if a >= lower => Bound::Excluded(a),
@@ -243,18 +243,6 @@ impl Replica {
     pub fn handles(&self) -> usize {
         Arc::strong_count(&self.db)
     }
-}
-
-/// The smallest key greater than every key starting with `prefix`, if one exists.
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < u8::MAX {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
 }
 
 /// The storage compaction filter: drops version sets that are dead past the grace period
@@ -377,8 +365,14 @@ mod tests {
 
     #[test]
     fn prefix_end_bounds_the_prefix() {
-        assert_eq!(prefix_end(b"d/a"), Some(b"d/b".to_vec()));
-        assert_eq!(prefix_end(b"d/\xff"), Some(b"d0".to_vec()));
-        assert_eq!(prefix_end(b"\xff\xff"), None);
+        assert_eq!(
+            ringkv_storage::prefix_successor(b"d/a"),
+            Some(b"d/b".to_vec())
+        );
+        assert_eq!(
+            ringkv_storage::prefix_successor(b"d/\xff"),
+            Some(b"d0".to_vec())
+        );
+        assert_eq!(ringkv_storage::prefix_successor(b"\xff\xff"), None);
     }
 }

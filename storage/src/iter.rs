@@ -116,7 +116,7 @@ pub(crate) fn past_end(key: &[u8], to: &Bound<Vec<u8>>) -> bool {
 
 /// The smallest key greater than every key starting with `prefix`; `None` if there is none
 /// (empty prefix or all `0xff`).
-pub(crate) fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < u8::MAX {

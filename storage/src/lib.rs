@@ -48,7 +48,7 @@ mod wal;
 mod worker;
 
 pub use batch::WriteBatch;
-pub use iter::Scan;
+pub use iter::{Scan, prefix_successor};
 pub use stats::Stats;
 
 /// Everything that can go wrong in the engine.
