@@ -233,6 +233,7 @@ mod tests {
                 heartbeat,
                 status,
             },
+            meta: Vec::new(),
         }
     }
 
