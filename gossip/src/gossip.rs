@@ -408,6 +408,22 @@ impl Gossip {
         Ok(version)
     }
 
+    /// Adopts a settings blob persisted by an earlier run (kept only if it wins over what is
+    /// known, as if gossiped).
+    pub fn restore_settings(&mut self, settings: Settings) {
+        if settings.bytes.len() <= MAX_SETTINGS_BYTES && check_id(&settings.version.origin).is_ok()
+        {
+            self.merge_settings(settings);
+        }
+    }
+
+    /// Pushes the current settings (and this node's entry) to every live member at once, so a
+    /// change made here spreads in one hop instead of a few rounds.
+    pub fn push_settings(&self) -> Vec<Outgoing> {
+        let own = self.own().state.clone();
+        self.broadcast(vec![own], self.settings.clone())
+    }
+
     /// The winning settings blob known here, if any was ever set.
     pub fn settings(&self) -> Option<&Settings> {
         self.settings.as_ref()
@@ -707,6 +723,35 @@ mod tests {
         a.merge_entry(member_state("a", 50), t0);
         assert_eq!(a.status(), Status::Left, "no refutation");
         assert!(a.leave(t0).is_empty());
+    }
+
+    #[test]
+    fn restored_settings_win_only_when_newer_and_are_pushed() {
+        let t0 = Instant::now();
+        let mut g = Gossip::new("a", "http://a:7000", Config::default(), t0).unwrap();
+        g.merge_entry(member_state("b", 1), t0);
+        g.set_settings(b"one".to_vec()).unwrap();
+        let older = Settings {
+            version: SettingsVersion {
+                version: 0,
+                origin: "z".into(),
+            },
+            bytes: b"old".to_vec(),
+        };
+        g.restore_settings(older);
+        assert_eq!(g.settings().unwrap().bytes, b"one");
+        let newer = Settings {
+            version: SettingsVersion {
+                version: 5,
+                origin: "b".into(),
+            },
+            bytes: b"five".to_vec(),
+        };
+        g.restore_settings(newer);
+        assert_eq!(g.settings().unwrap().version.version, 5);
+        let out = g.push_settings();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].message.kind(), "updates");
     }
 
     #[test]
