@@ -192,7 +192,7 @@ pub async fn put_item(
         condition,
         r,
         w,
-        forwarded: false,
+        hops: 0,
     };
     written(&key, node.coordinator.write(req).await?)
 }
@@ -258,7 +258,7 @@ pub async fn delete_item(
         condition: None,
         r,
         w,
-        forwarded: false,
+        hops: 0,
     };
     let outcome = node.coordinator.write(req).await?;
     Ok(with_context(
@@ -303,7 +303,7 @@ pub async fn append_item(
         condition: None,
         r,
         w,
-        forwarded: false,
+        hops: 0,
     };
     written(&key, node.coordinator.write(req).await?)
 }
