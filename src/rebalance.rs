@@ -130,6 +130,11 @@ impl Pending {
     }
 }
 
+/// A member that cannot send data: dead, departed, or unknown.
+fn gone(view: &View, id: &str) -> bool {
+    view.is_dead(id) || view.departed.contains(id) || !view.members.contains_key(id)
+}
+
 fn members_of(ring: &Ring) -> Vec<String> {
     ring.members().to_vec()
 }
@@ -298,12 +303,7 @@ async fn pull(node: &Arc<Node>, mut job: MoveJob, token: &CancellationToken) -> 
     let start_keys = job.keys_moved;
     'restart: loop {
         let view = node.cluster.view();
-        let dead: Vec<String> = job
-            .old
-            .iter()
-            .filter(|m| view.is_dead(m))
-            .cloned()
-            .collect();
+        let dead: Vec<String> = job.old.iter().filter(|m| gone(&view, m)).cloned().collect();
         for source in job.old.clone() {
             if source == me || job.done.contains(&source) || dead.contains(&source) {
                 continue;
@@ -338,8 +338,12 @@ async fn pull(node: &Arc<Node>, mut job: MoveJob, token: &CancellationToken) -> 
                 let page = match node.rpc.move_page(&url, &req).await {
                     Ok(page) => page,
                     Err(e) => {
-                        if node.cluster.view().is_dead(&source) {
+                        if gone(&node.cluster.view(), &source) {
+                            // The keys it was to send now come from other owners, which may
+                            // already have scanned past them: every source starts over.
                             tracing::warn!(%source, "source died during the move: re-planning");
+                            job.cursors.clear();
+                            job.done.clear();
                             continue 'restart;
                         }
                         tracing::debug!(%source, "move page failed, retrying: {e}");
@@ -546,7 +550,7 @@ async fn leave(node: &Arc<Node>, token: &CancellationToken) -> anyhow::Result<()
             .replica
             .scan_moving(job.cursor.clone(), PAGE, PAGE, |_| true)
             .await?;
-        let dead: HashSet<String> = job.old.iter().filter(|m| now.is_dead(m)).cloned().collect();
+        let dead: HashSet<String> = job.old.iter().filter(|m| gone(&now, m)).cloned().collect();
         let mut batches: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
         for (key, set) in &page.entries {
             let old = now.read.preference_list(key.as_bytes(), n);

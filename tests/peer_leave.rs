@@ -31,7 +31,10 @@ fn a_leaving_member_hands_its_data_over_before_it_goes() {
         wait_until(
             &format!("{} sees node2 left", node.id),
             DEADLINE,
-            || match member_statuses(&http, &node.url)?.get(&gone).map(String::as_str) {
+            || match member_statuses(&http, &node.url)?
+                .get(&gone)
+                .map(String::as_str)
+            {
                 Some("left") => Ok(()),
                 other => Err(format!("node2 is {other:?}")),
             },

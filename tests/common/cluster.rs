@@ -38,6 +38,9 @@ pub enum Membership {
     /// Ports are reserved first; node 0 gets the others' URLs with `--peers`, the others through
     /// `RINGKV_PEERS`.
     Peers,
+    /// Node 0 starts alone; every other node starts with `--peers` naming only node 0 (one
+    /// seed) and learns the rest by gossip.
+    Seed,
 }
 
 /// `n` ports that were free a moment ago (all bound at once, then released).
@@ -165,6 +168,8 @@ impl ClusterBuilder {
                     .map(|j| urls[j].as_str())
                     .collect();
                 match (self.membership, i) {
+                    (Membership::Seed, 0) => {}
+                    (Membership::Seed, _) => launch.args = vec!["--peers".into(), urls[0].clone()],
                     (Membership::File, _) => {
                         launch.args = vec!["--membership-file".into(), file.display().to_string()];
                     }
@@ -235,7 +240,10 @@ pub fn wait_for_peers(nodes: &[&Node]) {
             .collect();
         want.sort();
         wait_until(
-            &format!("{} lists all members in GET /peers, the running ones alive", node.id),
+            &format!(
+                "{} lists all members in GET /peers, the running ones alive",
+                node.id
+            ),
             DEADLINE,
             || {
                 let got = peer_urls(&node.http, &node.url)?;
@@ -271,13 +279,22 @@ pub fn member_statuses(
         .get("members")
         .and_then(Value::as_array)
         .ok_or_else(|| format!("no members array in {body}"))?;
-    Ok(members
-        .iter()
-        .filter_map(|m| {
-            let url = m.get("url")?.as_str()?.trim_end_matches('/').to_owned();
-            Some((url, m.get("status")?.as_str()?.to_owned()))
-        })
-        .collect())
+    // A node that left and came back from a fresh data dir has two entries on one URL: the
+    // member that is there now wins over the one that left.
+    let mut statuses = std::collections::BTreeMap::new();
+    for m in members {
+        let (Some(url), Some(status)) = (
+            m.get("url").and_then(Value::as_str),
+            m.get("status").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let url = url.trim_end_matches('/').to_owned();
+        if status != "left" || !statuses.contains_key(&url) {
+            statuses.insert(url, status.to_owned());
+        }
+    }
+    Ok(statuses)
 }
 
 /// The sorted `peers` list of `GET {url}/peers`, without trailing slashes.
