@@ -375,6 +375,13 @@ impl Membership {
             }
             if let Some(by) = st.ack_by {
                 let drained = st.draining.iter().all(|c| c.in_flight() == 0);
+                if !drained && Instant::now() >= by {
+                    let left: usize = st.draining.iter().map(|c| c.in_flight()).sum();
+                    tracing::warn!(
+                        in_flight = left,
+                        "acknowledging the new phases with operations of older views still running"
+                    );
+                }
                 if drained || Instant::now() >= by {
                     st.draining.clear();
                     st.ack_by = None;
@@ -554,28 +561,48 @@ impl Membership {
     /// True when every live member (suspects included, dead ones excused) has acknowledged
     /// this node's current phase hash.
     pub fn acked(&self) -> bool {
+        self.not_acked().is_empty()
+    }
+
+    /// The live members that have not acknowledged this node's current phase hash yet.
+    fn not_acked(&self) -> Vec<String> {
         let hash = self.cluster.view().phase_hash;
         let st = self.lock();
-        st.gossip.members().iter().all(|m| {
-            let excused = matches!(
-                m.status,
-                ringkv_gossip::Status::Dead | ringkv_gossip::Status::Left
-            );
-            let seen = if m.id == self.cluster.self_id {
-                st.own.seen
-            } else {
-                Meta::decode(&m.meta).seen
-            };
-            excused || seen == hash
-        })
+        st.gossip
+            .members()
+            .into_iter()
+            .filter(|m| {
+                let excused = matches!(
+                    m.status,
+                    ringkv_gossip::Status::Dead | ringkv_gossip::Status::Left
+                );
+                let seen = if m.id == self.cluster.self_id {
+                    st.own.seen
+                } else {
+                    Meta::decode(&m.meta).seen
+                };
+                !excused && seen != hash
+            })
+            .map(|m| m.id)
+            .collect()
     }
 
     /// Waits until [`Membership::acked`] or `token` fires; false when cancelled.
     pub async fn wait_acked(&self, token: &CancellationToken) -> bool {
         let mut rx = self.changed.subscribe();
+        let started = Instant::now();
+        let mut next_report = Duration::from_secs(5);
         loop {
-            if self.acked() {
+            let missing = self.not_acked();
+            if missing.is_empty() {
                 return true;
+            }
+            if started.elapsed() >= next_report {
+                tracing::info!(
+                    ?missing,
+                    "waiting for members to acknowledge the new phases"
+                );
+                next_report += Duration::from_secs(5);
             }
             tokio::select! {
                 () = token.cancelled() => return false,

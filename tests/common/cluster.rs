@@ -15,6 +15,8 @@ pub struct Cluster {
     // Field order matters: nodes are killed before the directory is removed.
     pub nodes: Vec<Node>,
     pub http: Http,
+    /// The `--set` overrides every node was started with (nodes added later get them too).
+    pub sets: Vec<String>,
     dir: tempfile::TempDir,
 }
 
@@ -104,7 +106,12 @@ impl ClusterBuilder {
                 )
             })
             .collect();
-        let cluster = Cluster { nodes, http, dir };
+        let cluster = Cluster {
+            nodes,
+            http,
+            sets: self.sets.clone(),
+            dir,
+        };
         // With a cluster secret configured, admin writes must carry it.
         let secret = self
             .sets
@@ -179,7 +186,12 @@ impl ClusterBuilder {
                 Node::start_with(dir.path(), &id, launch, http.clone())
             })
             .collect();
-        Cluster { nodes, http, dir }
+        Cluster {
+            nodes,
+            http,
+            sets: self.sets,
+            dir,
+        }
     }
 }
 
@@ -200,6 +212,16 @@ impl Cluster {
 
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(|n| n.url.clone()).collect()
+    }
+
+    /// Starts one more node with the cluster's overrides plus `extra` (alone: join it with
+    /// `POST /peers`); returns its index.
+    pub fn add_node(&mut self, id: &str, extra: &[String]) -> usize {
+        let mut sets = self.sets.clone();
+        sets.extend_from_slice(extra);
+        let node = Node::start(self.dir.path(), id, &sets, self.http.clone());
+        self.nodes.push(node);
+        self.nodes.len() - 1
     }
 
     /// `kill -9` every node.
@@ -331,6 +353,11 @@ impl Drop for Cluster {
         }
         for node in &mut self.nodes {
             node.kill();
+        }
+        // RINGKV_TEST_KEEP=1 keeps the data dirs and logs for a post-mortem.
+        if std::env::var_os("RINGKV_TEST_KEEP").is_some() {
+            let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+            eprintln!("kept the cluster's dir: {}", dir.keep().display());
         }
     }
 }
