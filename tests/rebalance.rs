@@ -145,10 +145,10 @@ fn wait_member(http: &Http, observer: &Node, subject_url: &str, status: &str) ->
     wait_until(&format!("{subject_url} {status}"), DEADLINE * 3, || {
         let peers = http.get(&observer.at("/peers")).expect(200).json();
         for m in peers["members"].as_array().into_iter().flatten() {
-            if m["url"] == json!(subject_url) {
-                if let Some(share) = m["movement"]["predicted_share"].as_f64() {
-                    predicted = predicted.max(share);
-                }
+            if m["url"] == json!(subject_url)
+                && let Some(share) = m["movement"]["predicted_share"].as_f64()
+            {
+                predicted = predicted.max(share);
             }
         }
         match member_statuses(http, &observer.url)?.get(subject_url) {
