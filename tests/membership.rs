@@ -268,3 +268,35 @@ fn a_node_that_left_rejoins_only_as_a_new_member() {
         assert_eq!(cluster.nodes[2].get_value(&format!("rejoin/{i}")), json!(i));
     }
 }
+
+fn gossip_sent(node: &Node) -> u64 {
+    let text = node.http.get(&node.at("/metrics")).expect(200).body;
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("ringkv_gossip_sent_bytes_total")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn gossip_traffic_of_five_real_nodes_is_small() {
+    let cluster = Cluster::builder(5).set("gossip.interval_ms", 1000).start();
+    let span = Duration::from_secs(5);
+    let before: Vec<u64> = cluster.nodes.iter().map(gossip_sent).collect();
+    std::thread::sleep(span);
+    let after: Vec<u64> = cluster.nodes.iter().map(gossip_sent).collect();
+    let per_node: Vec<f64> = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| (a - b) as f64 / span.as_secs_f64())
+        .collect();
+    let mean = per_node.iter().sum::<f64>() / per_node.len() as f64;
+    println!(
+        "gossip bytes sent per node per second, 5 real nodes, interval 1 s: mean {mean:.0} B/s \
+         ({per_node:.0?})"
+    );
+    assert!(mean > 0.0 && mean < 20.0 * 1024.0, "{per_node:?}");
+}
