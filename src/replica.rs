@@ -184,7 +184,10 @@ impl Replica {
 
     /// Writes `changes` and their side records in one batch (callers hold the keys' locks).
     fn commit(&self, changes: Vec<Change>) -> Result<(), ReplicaError> {
-        let changes: Vec<Change> = changes.into_iter().filter(|c| c.before != c.after).collect();
+        let changes: Vec<Change> = changes
+            .into_iter()
+            .filter(|c| c.before != c.after)
+            .collect();
         if changes.is_empty() {
             return Ok(());
         }
@@ -225,7 +228,10 @@ impl Replica {
         let key = key.to_string();
         self.locked(&[&key.clone()], move |r| {
             let before = r.load_raw(&key)?;
-            let prior = before.as_deref().map(|b| Replica::decode(&key, b)).transpose()?;
+            let prior = before
+                .as_deref()
+                .map(|b| Replica::decode(&key, b))
+                .transpose()?;
             let seen = incoming.context();
             let (prior_live, covered) = prior.as_ref().map_or((false, true), |p| {
                 let covered = p.versions().iter().all(|v| seen.covers(&v.dot));
@@ -265,7 +271,10 @@ impl Replica {
         let node_id = node_id.to_string();
         self.locked(&[&key.clone()], move |r| {
             let before = r.load_raw(&key)?;
-            let prior = before.as_deref().map(|b| Replica::decode(&key, b)).transpose()?;
+            let prior = before
+                .as_deref()
+                .map(|b| Replica::decode(&key, b))
+                .transpose()?;
             let mut set = prior.clone().unwrap_or_default();
             let ctx = ctx.unwrap_or_else(|| set.context());
             set.update(&ctx, value, expires_at_ms, &node_id, now_ms());
