@@ -51,7 +51,7 @@ mod wal;
 mod worker;
 
 pub use batch::WriteBatch;
-pub use io::{FileIo, Fs, Loss, RealFs, SimFs};
+pub use io::{DiskOp, FileIo, Fs, Loss, RealFs, SimFs};
 pub use iter::{Scan, prefix_successor};
 pub use recovery::{LogDamage, Recovery};
 pub use stats::Stats;

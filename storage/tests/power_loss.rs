@@ -1,7 +1,7 @@
 //! Power loss: random workloads on a simulated disk ([`SimFs`]), the power cut at a random point
-//! (a number of disk operations into a random step, so it lands inside a group commit, a memtable
-//! switch, a flush, a compaction or a manifest switch), the disk restarted with what survived,
-//! and the engine reopened:
+//! (some disk operations into a random step, or right after its n-th rename, fsync, create...,
+//! so it lands inside a group commit, a memtable switch, a flush, a compaction or a manifest
+//! switch), the disk restarted with what survived, and the engine reopened:
 //! - `sync = always`: every acknowledged write is there and nothing else is (only the one write
 //!   in flight when the power went may or may not be);
 //! - `sync = interval`: the state is exactly the one after some prefix of the acknowledged
@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::{RngSeed, TestRunner};
-use ringkv_storage::{Db, Loss, Options, SimFs, SyncPolicy, WriteBatch};
+use ringkv_storage::{Db, DiskOp, Loss, Options, SimFs, SyncPolicy, WriteBatch};
 
 const DIR: &str = "/sim/db";
 const KEYS: u8 = 24;
@@ -80,10 +80,11 @@ impl LossKind {
 struct Case {
     policy: Policy,
     steps: Vec<Step>,
-    /// The power goes `cut_ops` disk operations after step `cut_step` starts (never, when past
-    /// the last step: then it goes after the workload).
+    /// The power goes right after the `cut_nth` operation of kind `cut_op` from the start of
+    /// step `cut_step` on (when past the last step: after the workload).
     cut_step: usize,
-    cut_ops: u64,
+    cut_op: DiskOp,
+    cut_nth: u64,
     loss: LossKind,
     /// Cut the power again this many operations into the reopen.
     recovery_cut: Option<u64>,
@@ -109,21 +110,36 @@ fn loss() -> impl Strategy<Value = LossKind> {
     ]
 }
 
+/// Where the power goes: a number of operations of any kind into a step, or right after one of
+/// the next few of a kind (a rename is a manifest switch, a directory fsync makes names durable).
+fn cut() -> impl Strategy<Value = (DiskOp, u64)> {
+    prop_oneof![
+        4 => (Just(DiskOp::Any), 0u64..24),
+        1 => (Just(DiskOp::Write), 0u64..6),
+        1 => (Just(DiskOp::Sync), 0u64..4),
+        1 => (Just(DiskOp::Create), 0u64..4),
+        2 => (Just(DiskOp::Rename), 0u64..3),
+        1 => (Just(DiskOp::Remove), 0u64..3),
+        1 => (Just(DiskOp::SyncDir), 0u64..4),
+    ]
+}
+
 fn case() -> impl Strategy<Value = Case> {
     (
         prop_oneof![Just(Policy::Always), Just(Policy::Interval)],
         prop::collection::vec(step(), 1..70),
         0usize..80,
-        0u64..24,
+        cut(),
         loss(),
         prop::option::weighted(0.25, 0u64..40),
     )
         .prop_map(
-            |(policy, steps, cut_step, cut_ops, loss, recovery_cut)| Case {
+            |(policy, steps, cut_step, (cut_op, cut_nth), loss, recovery_cut)| Case {
                 policy,
                 steps,
                 cut_step,
-                cut_ops,
+                cut_op,
+                cut_nth,
                 loss,
                 recovery_cut,
             },
@@ -231,7 +247,7 @@ fn run_workload(case: &Case, fs: &SimFs) -> Outcome {
     let mut db = Some(Db::open(DIR, options(case.policy, fs)).expect("first open"));
     for (i, step) in case.steps.iter().enumerate() {
         if i == case.cut_step {
-            fs.cut_power_after(case.cut_ops);
+            fs.cut_power_after(case.cut_op, case.cut_nth);
         }
         let change = change_of(step, i);
         if !run_step(&mut db, case, fs, step, &change) {
@@ -268,7 +284,7 @@ static LOST_TAILS: AtomicU64 = AtomicU64::new(0);
 fn check_recovery(case: &Case, fs: &SimFs, out: &Outcome) -> Result<(), TestCaseError> {
     fs.restart(case.loss.loss());
     if let Some(ops) = case.recovery_cut {
-        fs.cut_power_after(ops);
+        fs.cut_power_after(DiskOp::Any, ops);
         drop(Db::open(DIR, options(case.policy, fs)));
         fs.restart(case.loss.loss());
     }

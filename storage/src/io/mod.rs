@@ -25,7 +25,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use sim::{Loss, SimFs};
+pub use sim::{DiskOp, Loss, SimFs};
 
 /// One open file: appended to while it is written, read with positioned reads afterwards.
 pub trait FileIo: Send + Sync + Debug {

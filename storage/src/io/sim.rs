@@ -12,9 +12,9 @@
 //! - directories themselves are durable at once (the engine creates its one directory once),
 //!   and locks are released.
 //!
-//! A power cut can be scheduled after a number of mutating operations ([`SimFs::cut_power_after`]),
-//! so it lands in the middle of whatever the engine is doing, or made at once
-//! ([`SimFs::cut_power`]). From then on every operation fails with an I/O error, as on a
+//! A power cut can be scheduled right after the n-th coming operation of some kind (any
+//! mutating one, or say the n-th rename: [`SimFs::cut_power_after`]), so it lands in the middle
+//! of whatever the engine is doing, or made at once ([`SimFs::cut_power`]). From then on every operation fails with an I/O error, as on a
 //! machine that lost power, until [`SimFs::restart`] keeps what survived and powers it on
 //! again. Handles opened before the cut keep failing after the restart (the process that held
 //! them is gone). [`SimFs::crashed_copy`] answers "what would a power loss keep right now"
@@ -31,6 +31,21 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::{FileIo, Fs, LockGuard};
+
+/// The kinds of mutating disk operations, to schedule a power cut after one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskOp {
+    /// Any of the others.
+    Any,
+    Create,
+    Write,
+    /// An fsync of a file.
+    Sync,
+    Rename,
+    Remove,
+    /// An fsync of a directory.
+    SyncDir,
+}
 
 /// What a power loss does to the writes and directory changes that no fsync covered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,8 +123,8 @@ struct Disk {
     /// Bumped by every restart: handles of an older generation belong to a dead process.
     generation: u64,
     powered_off: bool,
-    /// Mutating operations still allowed before the power is cut.
-    cut_after: Option<u64>,
+    /// Operations of a kind still allowed before the power is cut.
+    cut_after: Option<(DiskOp, u64)>,
     dirs: BTreeSet<PathBuf>,
     /// The names as the running system sees them.
     names: BTreeMap<PathBuf, Ino>,
@@ -142,19 +157,19 @@ impl Disk {
         Ok(())
     }
 
-    /// Counts one mutating operation against a scheduled power cut.
-    fn mutate(&mut self, generation: u64) -> io::Result<()> {
+    /// Counts one mutating operation of `kind` against a scheduled power cut.
+    fn mutate(&mut self, generation: u64, kind: DiskOp) -> io::Result<()> {
         self.check(generation)?;
         match &mut self.cut_after {
-            Some(0) => {
+            Some((_, 0)) => {
                 self.powered_off = true;
                 Err(power_lost())
             }
-            Some(n) => {
+            Some((counted, n)) if *counted == DiskOp::Any || *counted == kind => {
                 *n -= 1;
                 Ok(())
             }
-            None => Ok(()),
+            _ => Ok(()),
         }
     }
 
@@ -245,10 +260,11 @@ impl SimFs {
         SimFs::default()
     }
 
-    /// Cuts the power after `ops` more mutating operations (create, write, fsync, rename,
-    /// remove): the next one fails, and so does everything after it until [`SimFs::restart`].
-    pub fn cut_power_after(&self, ops: u64) {
-        self.disk.lock().cut_after = Some(ops);
+    /// Cuts the power right after `n` more operations of kind `op` complete (`n = 0`: before
+    /// the next operation): the operation after them fails, and so does everything after it
+    /// until [`SimFs::restart`].
+    pub fn cut_power_after(&self, op: DiskOp, n: u64) {
+        self.disk.lock().cut_after = Some((op, n));
     }
 
     /// Cuts the power now.
@@ -316,7 +332,7 @@ struct SimFile {
 impl SimFile {
     fn sync(&self) -> io::Result<()> {
         let mut disk = self.disk.lock();
-        disk.mutate(self.generation)?;
+        disk.mutate(self.generation, DiskOp::Sync)?;
         let inode = disk.inodes.get_mut(&self.ino).expect("open inode");
         inode.durable = inode.data.len();
         inode.unsynced.clear();
@@ -327,7 +343,7 @@ impl SimFile {
 impl FileIo for SimFile {
     fn append(&self, buf: &[u8]) -> io::Result<()> {
         let mut disk = self.disk.lock();
-        disk.mutate(self.generation)?;
+        disk.mutate(self.generation, DiskOp::Write)?;
         let inode = disk.inodes.get_mut(&self.ino).expect("open inode");
         inode.unsynced.push((inode.data.len(), buf.len()));
         inode.data.extend_from_slice(buf);
@@ -387,7 +403,7 @@ impl Fs for SimFs {
     fn create_new(&self, path: &Path) -> io::Result<Arc<dyn FileIo>> {
         let mut disk = self.disk.lock();
         let generation = disk.generation;
-        disk.mutate(generation)?;
+        disk.mutate(generation, DiskOp::Create)?;
         let parent = path.parent().unwrap_or(Path::new(""));
         if !disk.dirs.contains(parent) {
             return Err(not_found(parent));
@@ -442,7 +458,7 @@ impl Fs for SimFs {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut disk = self.disk.lock();
         let generation = disk.generation;
-        disk.mutate(generation)?;
+        disk.mutate(generation, DiskOp::Rename)?;
         let ino = disk.inode(from)?;
         disk.change(DirOp::Rename {
             from: from.to_path_buf(),
@@ -454,7 +470,7 @@ impl Fs for SimFs {
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         let mut disk = self.disk.lock();
         let generation = disk.generation;
-        disk.mutate(generation)?;
+        disk.mutate(generation, DiskOp::Remove)?;
         let ino = disk.inode(path)?;
         disk.change(DirOp::Remove {
             path: path.to_path_buf(),
@@ -465,7 +481,7 @@ impl Fs for SimFs {
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut disk = self.disk.lock();
         let generation = disk.generation;
-        disk.mutate(generation)?;
+        disk.mutate(generation, DiskOp::SyncDir)?;
         let disk = &mut *disk;
         let (now, later): (Vec<DirOp>, Vec<DirOp>) = std::mem::take(&mut disk.pending)
             .into_iter()
@@ -557,7 +573,7 @@ mod tests {
     fn a_scheduled_cut_fails_everything_until_restart() {
         let fs = fs_with_dir();
         let f = fs.create_new(&dir().join("f")).unwrap();
-        fs.cut_power_after(2);
+        fs.cut_power_after(DiskOp::Any, 2);
         f.append(b"one").unwrap();
         f.sync_data().unwrap();
         assert!(f.append(b"two").is_err());
@@ -568,6 +584,20 @@ mod tests {
         // The name was never made durable by a directory fsync, but Loss::Nothing keeps it.
         assert_eq!(fs.read(&dir().join("f")).unwrap(), b"one");
         assert!(f.append(b"stale handle").is_err());
+    }
+
+    #[test]
+    fn a_cut_after_the_nth_operation_of_a_kind_counts_only_that_kind() {
+        let fs = fs_with_dir();
+        let f = fs.create_new(&dir().join("f")).unwrap();
+        fs.cut_power_after(DiskOp::Sync, 1);
+        f.append(b"a").unwrap();
+        f.append(b"b").unwrap();
+        f.sync_data().unwrap();
+        assert!(fs.rename(&dir().join("f"), &dir().join("g")).is_err());
+        fs.restart(Loss::Unsynced);
+        // The file's bytes were synced, its name never was.
+        assert!(fs.list(&dir()).unwrap().is_empty());
     }
 
     #[test]
