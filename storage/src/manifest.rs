@@ -131,6 +131,8 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        #![proptest_config(ringkv_testkit::proptest_config("storage manifest decode", 256))]
+
         /// Arbitrary bodies behind a valid header and checksum decode or fail cleanly.
         #[test]
         fn decoding_checksummed_garbage_never_panics(body in prop::collection::vec(any::<u8>(), 0..200)) {

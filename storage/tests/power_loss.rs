@@ -363,26 +363,15 @@ fn not_allowed(out: &Outcome, got: &State, db: &Db) -> String {
     )
 }
 
-fn seed() -> u64 {
-    std::env::var("PROPTEST_RNG_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| fastrand::u64(..))
-}
-
 #[test]
 fn acknowledged_writes_survive_power_loss_and_only_the_unsynced_tail_is_lost() {
-    let seed = seed();
-    let cases = std::env::var("RINGKV_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(400);
-    println!("power_loss: seed {seed} ({cases} cases; rerun with PROPTEST_RNG_SEED={seed})");
     let config = ProptestConfig {
-        cases,
-        rng_seed: RngSeed::Fixed(seed),
         failure_persistence: None,
-        ..ProptestConfig::default()
+        ..ringkv_testkit::proptest_config("power_loss", 400)
+    };
+    let seed = match config.rng_seed {
+        RngSeed::Fixed(seed) => seed,
+        RngSeed::Random => unreachable!("the testkit fixes the seed"),
     };
     let result = TestRunner::new(config).run(&case(), |case| {
         let fs = SimFs::new();

@@ -246,6 +246,8 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        #![proptest_config(ringkv_testkit::proptest_config("storage table open", 256))]
+
         #[test]
         fn decoding_garbage_index_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..300), limit in any::<u64>()) {
             let _ = decode_index(&bytes, limit);
