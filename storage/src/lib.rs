@@ -27,8 +27,11 @@
 //! - `stats`: [`Stats`] for a metrics endpoint.
 //!
 //! Durability contract: with [`SyncPolicy::Always`] a write returns only after the log record
-//! holding it is fsynced, and it becomes visible to readers only then. A failed fsync or a failed
-//! background flush/compaction poisons the engine: later writes return [`Error::Poisoned`].
+//! holding it is fsynced, and it becomes visible to readers only then; with `Interval` or `Never`
+//! a power loss takes back at most the writes after the last fsync, never a write before one
+//! (`tests/power_loss.rs` checks both on [`SimFs`]). A failed fsync or a failed background
+//! flush/compaction poisons the engine: later writes return [`Error::Poisoned`]. Opening keeps
+//! the longest valid prefix of the log and reports any damage in [`Db::recovery`].
 
 use std::ops::Bound;
 use std::path::Path;
