@@ -1,4 +1,5 @@
-//! The command line: `ringkv serve | dev | bench | get | put | delete | list | peers | join`.
+//! The command line: `ringkv serve | dev | bench | get | put | delete | list | peers | join |
+//! healthcheck`.
 //!
 //! `serve` flags become the last configuration layer (flags > environment > file > defaults,
 //! see [`crate::config`]); clap does not read the environment for them itself, so the
@@ -71,6 +72,8 @@ pub enum Command {
         #[command(flatten)]
         target: crate::client::Target,
     },
+    /// Exit 0 when the node answers GET /healthcheck with 200, else 1 (for container probes).
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
 }
 
 /// `ringkv serve` flags; every one also exists as a config key.

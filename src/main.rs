@@ -44,5 +44,6 @@ async fn main() -> anyhow::Result<()> {
         Command::List { prefix, target } => ringkv::client::list(&target, &prefix).await,
         Command::Peers { target } => ringkv::client::peers(&target).await,
         Command::Join { peer_url, target } => ringkv::client::join(&target, &peer_url).await,
+        Command::Healthcheck(args) => std::process::exit(ringkv::healthcheck::run(&args).await),
     }
 }

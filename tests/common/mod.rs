@@ -73,7 +73,7 @@ pub fn wait_until<T>(
 }
 
 /// Removes `RINGKV_*`, `PORT` and `HOST` of the test environment from a child's environment.
-fn clean_env(cmd: &mut Command) {
+pub fn clean_env(cmd: &mut Command) {
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy().into_owned();
         if name.starts_with("RINGKV_") || name == "PORT" || name == "HOST" {
