@@ -111,10 +111,16 @@ fn config_without_port(node: &Node) -> Value {
     assert_eq!(url, Some(Value::String(node.url.clone())));
     let id = obj.remove("node_id");
     let id = id.as_ref().and_then(Value::as_str).unwrap_or_default();
-    assert!(id.starts_with(&format!("127.0.0.1:{port}-")), "node id {id}");
+    assert!(
+        id.starts_with(&format!("127.0.0.1:{port}-")),
+        "node id {id}"
+    );
     // Which settings version is in force: the file's (version 0) in both.
     let version = obj.remove("settings_version");
-    assert_eq!(version, Some(serde_json::json!({"version": 0, "origin": ""})));
+    assert_eq!(
+        version,
+        Some(serde_json::json!({"version": 0, "origin": ""}))
+    );
     assert!(obj.remove("data_dir").is_some(), "{config}");
     config
 }
