@@ -106,21 +106,76 @@ pub struct Replica {
     stripes: Arc<Vec<tokio::sync::Mutex<()>>>,
     hasher: std::hash::BuildHasherDefault<std::hash::DefaultHasher>,
     side: Arc<Vec<Arc<dyn SideRecords>>>,
+    floor: Arc<DotFloor>,
+}
+
+/// The storage key of the persisted dot-counter ceiling.
+const DOT_CEILING_KEY: &[u8] = b"n/dot-ceiling";
+/// Counters handed out between two persisted ceilings.
+const DOT_LEASE: u64 = 1 << 20;
+/// 2025-01-01 in ms since the Unix epoch: the wall-clock floor counts from here.
+const FLOOR_EPOCH_MS: u64 = 1_735_689_600_000;
+
+/// The counter of a dot this node mints for a key it holds no clock entry of its own for (a
+/// new key, or one whose copy was collected, dropped, pruned or lost with the disk).
+///
+/// Such a dot must be above every counter this node ever minted for that key, which it no
+/// longer knows; so it is above every counter it ever minted at all. Two guards: a ceiling
+/// persisted in the engine before any counter past it is used (restarts, clock steps back),
+/// and at open a wall-clock floor, `(now - 2025) << 10` ms (a wiped data dir forgot the
+/// ceiling; 1024 fresh keys per ms before the counter runs ahead of the clock, harmlessly).
+struct DotFloor {
+    next: std::sync::atomic::AtomicU64,
+    ceiling: std::sync::Mutex<u64>,
+    db: Arc<Db>,
+}
+
+impl DotFloor {
+    fn open(db: Arc<Db>) -> Result<DotFloor, ReplicaError> {
+        let persisted = match db.get(DOT_CEILING_KEY)? {
+            Some(b) if b.len() == 8 => u64::from_be_bytes(b.try_into().unwrap_or([0; 8])),
+            _ => 0,
+        };
+        let wall = now_ms().saturating_sub(FLOOR_EPOCH_MS) << 10;
+        let start = persisted.max(wall).max(1);
+        Ok(DotFloor {
+            next: std::sync::atomic::AtomicU64::new(start),
+            ceiling: std::sync::Mutex::new(persisted),
+            db,
+        })
+    }
+
+    /// A counter never handed out before, by this node in any run (blocking: may persist).
+    fn next(&self) -> Result<u64, ReplicaError> {
+        let counter = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut ceiling = self.ceiling.lock().unwrap_or_else(|p| p.into_inner());
+        if counter >= *ceiling {
+            let raised = counter + DOT_LEASE;
+            self.db.put(DOT_CEILING_KEY, &raised.to_be_bytes())?;
+            *ceiling = raised;
+        }
+        Ok(counter)
+    }
 }
 
 impl Replica {
-    pub fn new(db: Db) -> Replica {
+    pub fn new(db: Db) -> Result<Replica, ReplicaError> {
         Replica::with_side_records(db, Vec::new())
     }
 
     /// A replica whose every change also updates `side`'s records, in the same batch.
-    pub fn with_side_records(db: Db, side: Vec<Arc<dyn SideRecords>>) -> Replica {
-        Replica {
-            db: Arc::new(db),
+    pub fn with_side_records(
+        db: Db,
+        side: Vec<Arc<dyn SideRecords>>,
+    ) -> Result<Replica, ReplicaError> {
+        let db = Arc::new(db);
+        Ok(Replica {
+            floor: Arc::new(DotFloor::open(db.clone())?),
+            db,
             stripes: Arc::new((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect()),
             hasher: Default::default(),
             side: Arc::new(side),
-        }
+        })
     }
 
     /// The storage engine (for side records that keep their own prefixes in it).
@@ -277,7 +332,12 @@ impl Replica {
                 .transpose()?;
             let mut set = prior.clone().unwrap_or_default();
             let ctx = ctx.unwrap_or_else(|| set.context());
-            set.update(&ctx, value, expires_at_ms, &node_id, now_ms());
+            // No entry of our own: we no longer know what we minted for this key.
+            let floor = match set.counter_of(&node_id) {
+                0 => r.floor.next()?,
+                _ => 0,
+            };
+            set.update_at_least(&ctx, value, expires_at_ms, &node_id, now_ms(), floor);
             set.prune(&limits);
             r.commit(vec![Change {
                 key,
@@ -488,7 +548,7 @@ mod tests {
     use super::*;
 
     fn open(dir: &std::path::Path) -> Replica {
-        Replica::new(Db::open(dir, ringkv_storage::Options::default()).unwrap())
+        Replica::new(Db::open(dir, ringkv_storage::Options::default()).unwrap()).unwrap()
     }
 
     const ROOMY: Limits = Limits {
@@ -581,6 +641,48 @@ mod tests {
             .unwrap();
         assert_eq!(own.set.versions().len(), 1);
         assert!(replica.clone().close().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_key_re_created_after_its_copy_was_collected_gets_a_dot_never_minted_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = open(dir.path());
+        let data = |s: &str| Value::Data(s.as_bytes().to_vec());
+        let first = a
+            .update("k", None, data("v1"), None, "a", ROOMY)
+            .await
+            .unwrap();
+        let deleted = a
+            .update("k", None, Value::Tombstone, None, "a", ROOMY)
+            .await
+            .unwrap();
+        // Another replica keeps the tombstone; this one collects its copy.
+        let other = deleted.set.clone();
+        assert!(
+            a.drop_if_unchanged("k", deleted.set.encode())
+                .await
+                .unwrap()
+        );
+        let again = a
+            .update("k", None, data("v2"), None, "a", ROOMY)
+            .await
+            .unwrap();
+        let mut merged = other.clone();
+        merged.merge(&again.set);
+        assert_eq!(
+            merged.live_values(now_ms()),
+            [b"v2".as_slice()],
+            "the re-created value survives a replica holding the old clock"
+        );
+        // And after a restart of the node (the engine reopened), still never a reused dot.
+        let highest = again.set.counter_of("a").max(first.set.counter_of("a"));
+        drop(a);
+        let reopened = open(dir.path());
+        let fresh = reopened
+            .update("other", None, data("x"), None, "a", ROOMY)
+            .await
+            .unwrap();
+        assert!(fresh.set.counter_of("a") > highest);
     }
 
     #[test]

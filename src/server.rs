@@ -75,7 +75,7 @@ pub async fn open_node_on(
             tracing::warn!("storage recovery: {damage}");
         }
     }
-    let replica = Replica::new(db);
+    let replica = Replica::new(db)?;
     let cluster = Arc::new(Cluster::open(
         config.node_id(),
         config.public_url(),

@@ -27,28 +27,35 @@
 //! in the background so every reachable replica ends up with the write.
 //!
 //! **Context-less writes.** Every DELETE, every append, any write with `If-Match: *` /
-//! `If-None-Match: *`, and a PUT without a context that sets `r` first do a quorum read of
-//! `min(R, W)` replies (or the request's explicit `r`), so a `w=1` write succeeds with only
-//! its coordinator up, while the defaults (R + W > N) keep the promise below. Unlike a GET,
-//! this read asks only that many replicas, the coordinator's own copy first, and asks a spare
-//! when one fails or is slow: any R replicas overlap any W, so asking all N would only cost.
-//! Its merged context is used when the client sent none, so sequential context-less writes
-//! supersede each other and leave one value, while writes that race on the same stale context
-//! become siblings. 201 vs 200, the preconditions, 404 for DELETE and the append result are
-//! all decided on that read. A PUT with a context skips the read; 201 vs 200 then comes from
-//! the coordinating replica's own copy.
+//! `If-None-Match: *`, a PUT without a context that sets `r`, and a plain context-less PUT
+//! whose W cannot stand in for the read (below) first do a context read: it asks R replicas
+//! (the coordinator's own copy first, a spare when one fails or is slow) and waits up to one
+//! RPC timeout for all R, but settles for `min(R, W)` replies when replicas fail, so a `w=1`
+//! write still succeeds with only its coordinator up. An explicit `r` is strict. Its merged
+//! context is used when the client sent none, so sequential context-less writes supersede each
+//! other and leave one value, while writes that race on the same stale context become
+//! siblings. 201 vs 200, the preconditions, 404 for DELETE and the append result are all
+//! decided on that read. A PUT with a context skips the read; 201 vs 200 then comes from the
+//! coordinating replica's own copy.
+//!
+//! **The one-value promise** (API.md: sequential context-less writes through any mix of nodes,
+//! with no failures, leave exactly the last one) holds for every setting with R + W > N: the
+//! previous write is on W replicas, which the next write's read of R replicas overlaps, or, in
+//! one round, the next write's W acks overlap when W + W > N. `tests/write_path.rs` checks
+//! every such setting for N=3 and N=5. With R + W <= N it is not promised (siblings are kept,
+//! never lost).
 //!
 //! **Context-less PUT in one round.** A plain PUT without a context (no precondition, no `r`)
-//! folds that read into the write: the coordinator mints the new version superseding its own
-//! copy (under the key's lock), sends the result to the other replicas, and each replica's
-//! merge ack says whether its copy before the merge was live and whether every version it held
-//! was covered by the incoming clock (if not, the ack carries the replica's merged set). The
-//! W acks the write waits for (the coordinator's own included) thus report on W >= min(R, W)
-//! replicas, each read at the moment our write reached it: at least as many replicas as the
-//! context read would have asked, so any earlier acknowledged write is seen whenever that read
-//! would have seen it (with `w=1` both look at the own copy alone). So:
+//! folds that read into the write when W + W > N: the coordinator mints the new version
+//! superseding its own copy (under the key's lock), sends the result to the other replicas,
+//! and each replica's merge ack says whether its copy before the merge was live and whether
+//! every version it held was covered by the incoming clock (if not, the ack carries the
+//! replica's merged set). Any W replicas overlap the W that acknowledged the previous write,
+//! each read at the moment our write reached it, so any earlier acknowledged write is seen. So:
 //! - all counted acks covered: the version we sent superseded everything those replicas held,
-//!   as it would have after a read; 201 vs 200 comes from "any prior copy was live";
+//!   as it would have after a read; the key existed before if our own copy was live or an ack
+//!   reports a live version we had not seen (a covered replica's stale value, superseded by a
+//!   tombstone we hold, does not count: a read would not have shown it);
 //! - some counted ack reports unseen versions: a second version is minted, superseding our
 //!   first one and everything the acks reported, and sent to all replicas (W acks again). This
 //!   is the read-then-write outcome with the read taken at merge time; sequential writes still
@@ -56,7 +63,7 @@
 //!
 //! Versions that reach a replica only after it acked, or that sit on replicas outside our acks,
 //! are concurrent with this write and stay as siblings, as they would with a read first. The
-//! common case costs N-1 internal calls instead of min(R, W)-1 reads plus N-1 merges.
+//! common case costs N-1 internal calls instead of R-1 reads plus N-1 merges.
 //!
 //! **Append.** On the quorum-read value: string + string concatenates, array + anything
 //! pushes, an absent key is created with the value, and `""` only restarts the TTL (the one it

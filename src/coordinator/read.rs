@@ -8,15 +8,6 @@ use super::quorum::Fanout;
 use super::{CoordError, Coordinator, effective_quorum};
 use crate::cluster::Member;
 
-/// Which replicas a quorum read asks up front.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Ask {
-    /// Every replica of the preference list.
-    All,
-    /// Only as many as the quorum needs (spares on failure or slowness).
-    Quorum,
-}
-
 /// The replies a quorum read gathered, and the reads still in flight.
 pub(super) struct Replies {
     /// Merge of the replies received so far.
@@ -33,33 +24,24 @@ impl Coordinator {
         let pref = view.preference_list(key, settings.quorum.n);
         let needed = effective_quorum(r.unwrap_or(settings.quorum.r), pref.len());
         let deadline = Instant::now() + self.request_timeout;
-        let replies = self
-            .quorum_read(key, needed, &pref, deadline, Ask::All)
-            .await?;
+        let replies = self.quorum_read(key, needed, &pref, deadline).await?;
         let merged = replies.merged.clone();
         self.spawn_read_repair(key.to_string(), replies);
         Ok(merged)
     }
 
-    /// Asks the replicas in `pref` and returns once `needed` have answered. `Ask::All` asks
-    /// every replica at once (reads: the slower ones feed read repair); `Ask::Quorum` asks only
-    /// `needed` of them, this node first, and asks a spare when one fails or when the answers
-    /// are slower than a quarter of the RPC timeout (the context read of a write: any R
-    /// replicas overlap any W, so more would only cost).
+    /// Asks every replica in `pref` at once (the slower ones feed read repair) and returns
+    /// once `needed` have answered.
     pub(super) async fn quorum_read(
         &self,
         key: &str,
         needed: usize,
         pref: &[Member],
         deadline: Instant,
-        ask: Ask,
     ) -> Result<Replies, CoordError> {
         let mut order: Vec<Member> = pref.to_vec();
         order.sort_by_key(|m| !self.is_self(m));
-        let first = match ask {
-            Ask::All => order.len(),
-            Ask::Quorum => needed,
-        };
+        let first = order.len();
         let (replicas, k) = (self.replicas.clone(), key.to_string());
         let mut fanout = Fanout::start(&self.bg, order, first, move |m: Member| {
             let (replicas, key) = (replicas.clone(), k.clone());
@@ -72,6 +54,46 @@ impl Coordinator {
                 op: "read".into(),
                 got: fanout.ok.len(),
                 needed,
+                asked: pref.len(),
+            });
+        }
+        let mut merged = VersionSet::new();
+        for set in fanout.ok.iter().filter_map(|(_, s)| s.as_ref()) {
+            merged.merge(set);
+        }
+        Ok(Replies { merged, fanout })
+    }
+
+    /// The context read of a write: asks `want` replicas (this node first, spares on failure
+    /// or slowness) and waits for all of them up to one RPC timeout, but settles for `need`
+    /// replies when the others fail or are late.
+    pub(super) async fn context_read(
+        &self,
+        key: &str,
+        want: usize,
+        need: usize,
+        pref: &[Member],
+        deadline: Instant,
+    ) -> Result<Replies, CoordError> {
+        let mut order: Vec<Member> = pref.to_vec();
+        order.sort_by_key(|m| !self.is_self(m));
+        let (replicas, k) = (self.replicas.clone(), key.to_string());
+        let mut fanout = Fanout::start(&self.bg, order, want, move |m: Member| {
+            let (replicas, key) = (replicas.clone(), k.clone());
+            async move { replicas.read(&m, &key).await }
+        });
+        let hedge = Some(Instant::now() + self.rpc.timeout() / 4);
+        let patience = deadline.min(Instant::now() + self.rpc.timeout());
+        if !fanout.until(patience, hedge, |ok| ok.len() >= want).await {
+            // Not all wanted replies in time: enough of them will do, until the deadline.
+            fanout.until(deadline, None, |ok| ok.len() >= need).await;
+        }
+        if fanout.ok.len() < need {
+            self.metrics.quorum_failure("write");
+            return Err(CoordError::Quorum {
+                op: "write (context read)".into(),
+                got: fanout.ok.len(),
+                needed: need,
                 asked: pref.len(),
             });
         }

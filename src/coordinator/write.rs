@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::quorum::Fanout;
-use super::read::Ask;
 use super::{CoordError, Coordinator, effective_quorum};
 use crate::cluster::{Member, Placement};
 use crate::payload;
@@ -136,17 +135,32 @@ impl Coordinator {
         let needs_read =
             client_ctx.is_none() || req.condition.is_some() || req.kind != WriteKind::Put;
         let w = req.w.unwrap_or(settings.quorum.w);
-        if needs_read && req.kind == WriteKind::Put && req.condition.is_none() && req.r.is_none() {
+        let pref = &placement.read;
+        // The write's own acks stand in for the context read only when any two sets of W
+        // replicas overlap (see "Context-less PUT in one round" in the module docs).
+        let one_round_sound = 2 * effective_quorum(w, pref.len()) > pref.len();
+        if needs_read
+            && one_round_sound
+            && req.kind == WriteKind::Put
+            && req.condition.is_none()
+            && req.r.is_none()
+        {
             return self.put_without_context(req, placement, w, deadline).await;
         }
-        let pref = &placement.read;
         let read = if needs_read {
-            // The context read asks for R replies, but never more than the W the write itself
-            // needs: a `w=1` write succeeds with only its coordinator up.
-            let r = req.r.unwrap_or_else(|| settings.quorum.r.min(w));
-            let needed = effective_quorum(r, pref.len());
+            // The context read wants R replies (R + W > N then makes it see every earlier
+            // acknowledged write) but settles for min(R, W) when replicas fail, so a `w=1`
+            // write still succeeds with only its coordinator up. An explicit `r` is strict.
+            let (want, need) = match req.r {
+                Some(r) => (r, r),
+                None => (settings.quorum.r, settings.quorum.r.min(w)),
+            };
+            let (want, need) = (
+                effective_quorum(want, pref.len()),
+                effective_quorum(need, pref.len()),
+            );
             let replies = self
-                .quorum_read(&req.key, needed, pref, deadline, Ask::Quorum)
+                .context_read(&req.key, want, need, pref, deadline)
                 .await;
             let replies = replies.map_err(|e| match e {
                 CoordError::Quorum {
@@ -237,8 +251,18 @@ impl Coordinator {
         let acks = self
             .replicate(&req.key, &first.set, placement, w, deadline)
             .await?;
-        let live_before = first.prior.as_ref().is_some_and(|p| p.is_live(now))
-            || acks.iter().any(|a| a.prior_live);
+        // What the key held before, as a read would have merged it: our own prior copy plus
+        // the versions the acks report we had not seen. A covered ack's prior versions were all
+        // seen by us (in our copy, or superseded there, like a stale value under our
+        // tombstone), so its `prior_live` says nothing a merge would keep.
+        let seen = first.set.context();
+        let unseen_live = acks
+            .iter()
+            .filter(|a| !a.covered)
+            .filter_map(|a| a.set.as_ref())
+            .flat_map(|set| set.versions())
+            .any(|v| !seen.covers(&v.dot) && v.is_live(now));
+        let live_before = first.prior.as_ref().is_some_and(|p| p.is_live(now)) || unseen_live;
         let mut ctx = first.set.context();
         let mut unseen = false;
         for set in acks

@@ -89,12 +89,32 @@ impl VersionSet {
         coordinator: &str,
         now_ms: u64,
     ) -> Dot {
+        self.update_at_least(ctx, value, expires_at_ms, coordinator, now_ms, 0)
+    }
+
+    /// [`VersionSet::update`] with the new dot's counter at least `min_counter`.
+    ///
+    /// A coordinator whose own copy of the key is gone (its tombstone was collected, its disk
+    /// was replaced, its clock entry pruned) no longer knows which counters it minted for the
+    /// key; replicas that still hold the old clock would take a re-minted dot for one they
+    /// already saw and drop the new write. Passing a counter above anything the coordinator
+    /// ever minted (see ringkv's `DotFloor`) keeps every dot fresh.
+    pub fn update_at_least(
+        &mut self,
+        ctx: &Context,
+        value: Value,
+        expires_at_ms: Option<u64>,
+        coordinator: &str,
+        now_ms: u64,
+        min_counter: u64,
+    ) -> Dot {
         self.versions.retain(|v| !ctx.covers(&v.dot));
         let counter = self
             .clock
             .counter(coordinator)
             .max(ctx.counter(coordinator))
-            .saturating_add(1);
+            .saturating_add(1)
+            .max(min_counter);
         for (node, seen) in ctx.iter() {
             self.clock.advance(node, seen, now_ms);
         }
@@ -149,6 +169,11 @@ impl VersionSet {
     }
 
     /// The clock entries in node-id order (for inspection, metrics and tests).
+    /// The highest counter of `node` this set's clock has seen (0: none).
+    pub fn counter_of(&self, node: &str) -> u64 {
+        self.clock.counter(node)
+    }
+
     pub fn clock(&self) -> impl ExactSizeIterator<Item = (&str, ClockEntry)> {
         self.clock.iter().map(|(n, e)| (n.as_str(), *e))
     }
@@ -220,6 +245,28 @@ mod tests {
                 updated_at_ms: 100
             }
         );
+    }
+
+    #[test]
+    fn a_re_created_key_with_a_fresh_floor_survives_a_replica_holding_the_old_clock() {
+        // n1 writes then deletes the key; a replica keeps the tombstone (clock n1:2).
+        let mut old = VersionSet::new();
+        old.update(&Context::default(), data("a"), None, "n1", 1);
+        let ctx = old.context();
+        old.update(&ctx, Value::Tombstone, None, "n1", 2);
+        // n1's own copy was collected: it re-creates the key from nothing.
+        let mut reused = VersionSet::new();
+        reused.update(&Context::default(), data("b"), None, "n1", 3);
+        let mut replica = old.clone();
+        replica.merge(&reused);
+        assert!(replica.live_values(3).is_empty(), "a re-minted dot is lost");
+        let mut fresh = VersionSet::new();
+        let dot = fresh.update_at_least(&Context::default(), data("b"), None, "n1", 3, 1000);
+        assert_eq!(dot.counter, 1000);
+        let mut replica = old.clone();
+        replica.merge(&fresh);
+        assert_eq!(replica.live_values(3), [b"b".as_slice()]);
+        assert_eq!(fresh.counter_of("n1"), 1000);
     }
 
     #[test]
