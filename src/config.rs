@@ -435,7 +435,15 @@ mod tests {
         let flags = layer(&[("quorum.w", "1"), ("peers", "http://a:1, b:2")]);
         let c = Config::load(Some(&file), &[env, flags]).unwrap();
         assert_eq!(c.port, 9000);
-        assert_eq!(c.quorum, Quorum { n: 5, r: 3, w: 1 });
+        assert_eq!(
+            c.quorum,
+            Quorum {
+                n: 5,
+                r: 3,
+                w: 1,
+                sloppy: true
+            }
+        );
         assert_eq!(c.peers, vec!["http://a:1", "b:2"]);
         assert_eq!(c.storage, StorageConfig::default());
     }

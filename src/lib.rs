@@ -29,6 +29,7 @@ pub mod cluster;
 pub mod config;
 pub mod coordinator;
 pub mod dev;
+pub mod handoff;
 pub mod healthcheck;
 pub mod membership;
 pub mod metrics;

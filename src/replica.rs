@@ -26,6 +26,9 @@ use std::sync::Arc;
 use ringkv_storage::{CompactionFilter, Db, FilterDecision, WriteBatch};
 use ringkv_versions::{Context, Limits, Value, VersionSet};
 
+use crate::handoff::hints::{self, Hint};
+use crate::handoff::{DropReason, HintBook, HintCaps};
+
 /// The storage key prefix of user data.
 pub const DATA_PREFIX: &[u8] = b"d/";
 const STRIPES: usize = 1024;
@@ -107,6 +110,7 @@ pub struct Replica {
     hasher: std::hash::BuildHasherDefault<std::hash::DefaultHasher>,
     side: Arc<Vec<Arc<dyn SideRecords>>>,
     floor: Arc<DotFloor>,
+    hints: Arc<HintBook>,
 }
 
 /// The storage key of the persisted dot-counter ceiling.
@@ -169,7 +173,15 @@ impl Replica {
         side: Vec<Arc<dyn SideRecords>>,
     ) -> Result<Replica, ReplicaError> {
         let db = Arc::new(db);
+        let hints = HintBook::default();
+        for entry in db.scan_prefix(hints::HINT_PREFIX)? {
+            let (k, v) = entry?;
+            if let Ok((target, _)) = hints::split_key(&k) {
+                hints.found(&target, v.len() as u64);
+            }
+        }
         Ok(Replica {
+            hints: Arc::new(hints),
             floor: Arc::new(DotFloor::open(db.clone())?),
             db,
             stripes: Arc::new((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect()),
@@ -481,6 +493,104 @@ impl Replica {
                 after: None,
             }])?;
             Ok(true)
+        })
+        .await
+    }
+
+    /// What this node holds in hints for other replicas.
+    pub fn hint_book(&self) -> &HintBook {
+        &self.hints
+    }
+
+    /// Keeps `set` of `key` as a hint for replica `target` (merged into an earlier hint of the
+    /// same pair). `Err(reason)` inside `Ok` when a cap refuses it: nothing was stored.
+    pub async fn store_hint(
+        &self,
+        target: &str,
+        key: &str,
+        set: VersionSet,
+        caps: HintCaps,
+    ) -> Result<Result<(), DropReason>, ReplicaError> {
+        let (target, key) = (target.to_string(), key.to_string());
+        self.locked(&[&key.clone()], move |r| {
+            let storage_key = hints::hint_key(&target, &key);
+            let before = r.db.get(&storage_key)?;
+            let fresh = Hint {
+                created_ms: now_ms(),
+                set,
+            };
+            let hint = match before.as_deref().map(Hint::decode) {
+                Some(Ok(mut old)) => {
+                    old.absorb(&fresh);
+                    old
+                }
+                _ => fresh,
+            };
+            let after = hint.encode();
+            let old_len = before.as_ref().map_or(0, Vec::len) as u64;
+            let grows = (after.len() as u64).saturating_sub(old_len);
+            if let Some(reason) = r.hints.over_cap(&target, grows, caps) {
+                r.hints.dropped(reason, 1);
+                return Ok(Err(reason));
+            }
+            r.db.put(&storage_key, &after)?;
+            r.hints.changed(&target, old_len, after.len() as u64);
+            r.hints.stored();
+            Ok(Ok(()))
+        })
+        .await
+    }
+
+    /// Up to `limit` hints for `target` after key `after`, as stored: `(key, record bytes)`.
+    pub async fn hint_page(
+        &self,
+        target: &str,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, ReplicaError> {
+        let target = target.to_string();
+        self.blocking(move |r| {
+            let prefix = hints::target_prefix(&target);
+            let from = match after {
+                Some(k) => Bound::Excluded(hints::hint_key(&target, &k)),
+                None => Bound::Included(prefix.clone()),
+            };
+            let to =
+                ringkv_storage::prefix_successor(&prefix).map_or(Bound::Unbounded, Bound::Excluded);
+            let mut out = Vec::new();
+            for entry in r.db.scan(from, to)? {
+                let (k, v) = entry?;
+                if let Ok((_, key)) = hints::split_key(&k) {
+                    out.push((key, v));
+                }
+                if out.len() >= limit {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Deletes the hint of `key` for `target` if it is still `expected` (delivered, or
+    /// dropped); a hint merged since stays for the next round. Returns whether it was deleted.
+    pub async fn drop_hint_if(
+        &self,
+        target: &str,
+        key: &str,
+        expected: Vec<u8>,
+    ) -> Result<bool, ReplicaError> {
+        let (target, key) = (target.to_string(), key.to_string());
+        self.locked(&[&key.clone()], move |r| {
+            let storage_key = hints::hint_key(&target, &key);
+            match r.db.get(&storage_key)? {
+                Some(now) if now == expected => {
+                    r.db.delete(&storage_key)?;
+                    r.hints.changed(&target, now.len() as u64, 0);
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
         })
         .await
     }

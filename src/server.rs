@@ -110,6 +110,10 @@ pub fn start_workers(node: &Arc<Node>, first: Vec<ringkv_gossip::Outgoing>) {
     bg.worker("membership-persist", move |token| m.persist_loop(token));
     let n = node.clone();
     bg.worker("rebalance", move |token| crate::rebalance::run(n, token));
+    let n = node.clone();
+    bg.worker("hint-replay", move |token| {
+        crate::handoff::replay::run(n, token)
+    });
 }
 
 /// Runs a node on `listener` until `shutdown` resolves. `on_ready` is called with the resolved

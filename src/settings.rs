@@ -18,11 +18,21 @@ pub struct Quorum {
     pub r: usize,
     /// Acknowledgements a write waits for.
     pub w: usize,
+    /// Sloppy quorum: when replicas of a key are down or slow, the next healthy members
+    /// clockwise take the write as fallbacks holding hints, and their acks count toward W
+    /// (Dynamo). False: only the key's own replicas count (strict, like Riak's `pw`); hints
+    /// are still kept. A request overrides it with `?sloppy=`. Needs hinted handoff enabled.
+    pub sloppy: bool,
 }
 
 impl Default for Quorum {
     fn default() -> Self {
-        Quorum { n: 3, r: 2, w: 2 }
+        Quorum {
+            n: 3,
+            r: 2,
+            w: 2,
+            sloppy: true,
+        }
     }
 }
 
@@ -118,13 +128,29 @@ impl Versioning {
     }
 }
 
-/// Hinted handoff (the worker arrives in a later issue).
+/// Hinted handoff: writes a replica missed are kept as hints and replayed to it once it is
+/// back (see `handoff/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HintedHandoff {
+    /// Keep and replay hints (and use fallbacks for sloppy quorum).
     pub enabled: bool,
+    /// Hints older than this are dropped instead of replayed (anti-entropy repairs the rest).
+    #[schema(minimum = 1)]
     pub max_hint_age_ms: u64,
+    /// How often held hints are replayed to replicas that are alive (also at once when gossip
+    /// shows one come back).
+    #[schema(minimum = 1)]
     pub replay_interval_ms: u64,
+    /// Most bytes of hints kept for one replica; a hint past it is refused and counted.
+    #[schema(minimum = 1)]
+    pub max_bytes_per_target: u64,
+    /// Most bytes of hints kept in all; a hint past it is refused and counted.
+    #[schema(minimum = 1)]
+    pub max_total_bytes: u64,
+    /// Keys replayed per second at most.
+    #[schema(minimum = 1)]
+    pub replay_rate_keys_per_sec: u64,
 }
 
 impl Default for HintedHandoff {
@@ -133,6 +159,18 @@ impl Default for HintedHandoff {
             enabled: true,
             max_hint_age_ms: 86_400_000,
             replay_interval_ms: 5000,
+            max_bytes_per_target: 256 << 20,
+            max_total_bytes: 1 << 30,
+            replay_rate_keys_per_sec: 10_000,
+        }
+    }
+}
+
+impl HintedHandoff {
+    pub fn caps(&self) -> crate::handoff::HintCaps {
+        crate::handoff::HintCaps {
+            max_bytes_per_target: self.max_bytes_per_target,
+            max_total_bytes: self.max_total_bytes,
         }
     }
 }
@@ -197,6 +235,18 @@ impl Settings {
             (
                 "hinted_handoff.replay_interval_ms",
                 self.hinted_handoff.replay_interval_ms,
+            ),
+            (
+                "hinted_handoff.max_bytes_per_target",
+                self.hinted_handoff.max_bytes_per_target,
+            ),
+            (
+                "hinted_handoff.max_total_bytes",
+                self.hinted_handoff.max_total_bytes,
+            ),
+            (
+                "hinted_handoff.replay_rate_keys_per_sec",
+                self.hinted_handoff.replay_rate_keys_per_sec,
             ),
         ];
         for (name, value) in positive {
@@ -287,7 +337,15 @@ mod tests {
         let next = Settings::default()
             .patched(&json!({"quorum": {"w": 1}}))
             .unwrap();
-        assert_eq!(next.quorum, Quorum { n: 3, r: 2, w: 1 });
+        assert_eq!(
+            next.quorum,
+            Quorum {
+                n: 3,
+                r: 2,
+                w: 1,
+                sloppy: true
+            }
+        );
         assert_eq!(next.gossip, Gossip::default());
     }
 

@@ -92,7 +92,8 @@ fn sequential_context_less_writes_leave_one_value_whenever_r_plus_w_exceeds_n() 
             common::wait_until("the setting everywhere", common::DEADLINE, || {
                 for node in &cluster.nodes {
                     let c = node.http.get(&node.at("/config")).expect(200).json();
-                    if c["quorum"] != json!({"n": n, "r": r, "w": w}) {
+                    let q = &c["quorum"];
+                    if (&q["n"], &q["r"], &q["w"]) != (&json!(n), &json!(r), &json!(w)) {
                         return Err(format!("{}: {}", node.id, c["quorum"]));
                     }
                 }

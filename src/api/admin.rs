@@ -397,6 +397,7 @@ pub async fn put_config(
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(node): State<Arc<Node>>) -> Response {
     let stats = node.replica.stats();
-    let text = node.metrics.render(&stats, node.cluster.view().all().len());
+    let mut text = node.metrics.render(&stats, node.cluster.view().all().len());
+    node.replica.hint_book().render(&mut text);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

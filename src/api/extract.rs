@@ -58,6 +58,11 @@ pub struct QuorumParams {
     /// Acknowledgements a write waits for (1..=n); default from the cluster config.
     #[param(value_type = Option<u32>)]
     pub w: Option<String>,
+    /// Writes only: `true` lets fallbacks holding hints stand in for replicas that are down or
+    /// slow (sloppy quorum, Dynamo); `false` counts only the key's own replicas toward W
+    /// (strict, like Riak's `pw`). Default from `quorum.sloppy`.
+    #[param(value_type = Option<bool>)]
+    pub sloppy: Option<String>,
 }
 
 impl QuorumParams {
@@ -73,6 +78,18 @@ impl QuorumParams {
             }
         };
         Ok((one("r", &self.r)?, one("w", &self.w)?))
+    }
+
+    /// The validated `sloppy` override.
+    pub fn sloppy(&self) -> Result<Option<bool>, ApiError> {
+        match self.sloppy.as_deref().map(str::trim) {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "`sloppy` must be true or false, got `{other}`"
+            ))),
+        }
     }
 }
 
@@ -362,6 +379,7 @@ mod tests {
             QuorumParams {
                 r: Some(r.into()),
                 w: None,
+                sloppy: None,
             }
             .parse(3)
         };

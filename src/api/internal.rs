@@ -29,6 +29,7 @@ pub fn router(max_value_bytes: usize) -> Router<Arc<Node>> {
         .route("/internal/read", post(read))
         .route("/internal/merge", post(merge))
         .route("/internal/merge-batch", post(merge_batch))
+        .route("/internal/hint", post(hint))
         .route("/internal/scan", post(scan))
         .route("/internal/move", post(move_page))
         .route("/internal/coordinate", post(coordinate))
@@ -111,6 +112,37 @@ async fn merge_batch(
         .await
         .map_err(storage_error)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Keeps a set as a hint for another replica (this node is a fallback). 507 when a cap refuses
+/// it (the coordinator then tries another fallback), 503 when hinted handoff is disabled.
+async fn hint(
+    State(node): State<Arc<Node>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let (owner, key, set) =
+        wire::decode_hint(&body?).map_err(|e| ApiError::bad_request(format!("bad frame: {e}")))?;
+    let settings = node.cluster.settings().settings.hinted_handoff;
+    if !settings.enabled {
+        node.replica
+            .hint_book()
+            .dropped(crate::handoff::DropReason::Disabled, 1);
+        return Err(ApiError::unavailable(
+            "hinted handoff is disabled on this node",
+        ));
+    }
+    match node
+        .replica
+        .store_hint(&owner, &key, set, settings.caps())
+        .await
+        .map_err(storage_error)?
+    {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(reason) => Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            format!("hint refused: {}", reason.as_str()),
+        )),
+    }
 }
 
 async fn scan(

@@ -171,7 +171,9 @@ pub async fn put_item(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (r, w) = query?.parse(node.n())?;
+    let query = query?;
+    let (r, w) = query.parse(node.n())?;
+    let sloppy = query.sloppy()?;
     extract::require_json(&headers)?;
     let condition = extract::condition(&headers)?;
     let header_ctx = extract::context_header(&headers)?;
@@ -193,6 +195,7 @@ pub async fn put_item(
         r,
         w,
         hops: 0,
+        sloppy,
     };
     written(&key, node.coordinator.write(req).await?)
 }
@@ -216,7 +219,9 @@ pub async fn get_item(
     Key(key): Key,
     query: Result<Query<QuorumParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let (r, _) = query?.parse(node.n())?;
+    let query = query?;
+    let (r, _) = query.parse(node.n())?;
+    query.sloppy()?;
     let set = node.coordinator.get(&key, r).await?;
     let mut values = live_json(&set, now_ms())?;
     let resp = match values.len() {
@@ -248,7 +253,9 @@ pub async fn delete_item(
     query: Result<Query<QuorumParams>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (r, w) = query?.parse(node.n())?;
+    let query = query?;
+    let (r, w) = query.parse(node.n())?;
+    let sloppy = query.sloppy()?;
     let req = WriteRequest {
         key,
         kind: WriteKind::Delete,
@@ -259,6 +266,7 @@ pub async fn delete_item(
         r,
         w,
         hops: 0,
+        sloppy,
     };
     let outcome = node.coordinator.write(req).await?;
     Ok(with_context(
@@ -291,7 +299,9 @@ pub async fn append_item(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (r, w) = query?.parse(node.n())?;
+    let query = query?;
+    let (r, w) = query.parse(node.n())?;
+    let sloppy = query.sloppy()?;
     extract::require_json(&headers)?;
     let body = extract::write_body(&body?, node.config.max_value_bytes)?;
     let req = WriteRequest {
@@ -304,6 +314,7 @@ pub async fn append_item(
         r,
         w,
         hops: 0,
+        sloppy,
     };
     written(&key, node.coordinator.write(req).await?)
 }

@@ -80,6 +80,7 @@ mod list;
 mod quorum;
 mod read;
 mod replicas;
+mod replicate;
 mod write;
 
 use std::sync::Arc;

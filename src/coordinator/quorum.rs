@@ -17,42 +17,50 @@ use tokio::time::Instant;
 
 use super::replicas::CallError;
 use crate::background::Background;
-use crate::cluster::Member;
 
-/// One finished call.
-pub(crate) type Reply<T> = (Member, Result<T, CallError>);
+/// One finished call: whom it went to, and what came back.
+pub(crate) type Reply<K, T> = (K, Result<T, CallError>);
 
-type Launch<T> = Box<dyn Fn(Member) -> JoinHandle<Reply<T>> + Send + Sync>;
+type Launch<K, T> = Box<dyn Fn(K) -> JoinHandle<Reply<K, T>> + Send + Sync>;
 
-/// Calls in flight to a set of replicas, and the answers so far.
-pub(crate) struct Fanout<T> {
-    pending: FuturesUnordered<JoinHandle<Reply<T>>>,
-    spares: VecDeque<Member>,
-    launch: Launch<T>,
-    /// Successful answers, in arrival order.
-    pub ok: Vec<(Member, T)>,
-    /// Failed calls (errors, timeouts of the call itself, members known dead).
-    pub failed: Vec<(Member, CallError)>,
+/// What [`Fanout::next`] saw.
+pub(crate) enum Event<K, T> {
+    Reply(Reply<K, T>),
+    /// `wake` passed with calls still running.
+    Wake,
+    /// No call is running and no spare is left.
+    Exhausted,
 }
 
-impl<T: Send + 'static> Fanout<T> {
-    /// Calls `op` on the first `first` members of `targets` now; the others are spares, asked
-    /// in order when a call fails or when the caller's hedge time passes.
-    pub fn start<F, Fut>(bg: &Arc<Background>, targets: Vec<Member>, first: usize, op: F) -> Self
+/// Calls in flight to a set of targets (replicas, or stand-ins for them), and the answers.
+pub(crate) struct Fanout<K, T> {
+    pending: FuturesUnordered<JoinHandle<Reply<K, T>>>,
+    spares: VecDeque<K>,
+    launch: Launch<K, T>,
+    /// Successful answers, in arrival order.
+    pub ok: Vec<(K, T)>,
+    /// Failed calls (errors, timeouts of the call itself, members known dead).
+    pub failed: Vec<(K, CallError)>,
+}
+
+impl<K: Clone + Send + 'static, T: Send + 'static> Fanout<K, T> {
+    /// Calls `op` on the first `first` targets now; the others are spares, asked in order when
+    /// a call fails or when the caller's hedge time passes.
+    pub fn start<F, Fut>(bg: &Arc<Background>, targets: Vec<K>, first: usize, op: F) -> Self
     where
-        F: Fn(Member) -> Fut + Send + Sync + 'static,
+        F: Fn(K) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, CallError>> + Send + 'static,
     {
         let (bg, op) = (bg.clone(), Arc::new(op));
-        let launch: Launch<T> = Box::new(move |m: Member| {
+        let launch: Launch<K, T> = Box::new(move |k: K| {
             let op = op.clone();
             bg.tail(async move {
-                let result = op(m.clone()).await;
-                (m, result)
+                let result = op(k.clone()).await;
+                (k, result)
             })
         });
-        let mut spares: VecDeque<Member> = targets.into();
-        let now: Vec<Member> = spares.drain(..first.min(spares.len())).collect();
+        let mut spares: VecDeque<K> = targets.into();
+        let now: Vec<K> = spares.drain(..first.min(spares.len())).collect();
         let pending = now.into_iter().map(&launch).collect();
         Fanout {
             pending,
@@ -63,13 +71,35 @@ impl<T: Send + 'static> Fanout<T> {
         }
     }
 
+    /// Starts one more call now (a stand-in the caller chose).
+    pub fn push(&mut self, target: K) {
+        self.pending.push((self.launch)(target));
+    }
+
     fn ask_spare(&mut self) -> bool {
         match self.spares.pop_front() {
-            Some(m) => {
-                self.pending.push((self.launch)(m));
+            Some(k) => {
+                self.push(k);
                 true
             }
             None => false,
+        }
+    }
+
+    /// The next finished call, or `Wake` once `wake` passes, or `Exhausted` when nothing is
+    /// running (the caller decides about spares and stand-ins).
+    pub async fn next(&mut self, wake: Instant) -> Event<K, T> {
+        if self.pending.is_empty() {
+            return Event::Exhausted;
+        }
+        match tokio::time::timeout_at(wake, self.pending.next()).await {
+            Ok(Some(Ok(reply))) => Event::Reply(reply),
+            Ok(Some(Err(e))) => {
+                tracing::error!("replica call task failed: {e}");
+                Event::Wake
+            }
+            Ok(None) => Event::Exhausted,
+            Err(_) => Event::Wake,
         }
     }
 
@@ -80,30 +110,28 @@ impl<T: Send + 'static> Fanout<T> {
         &mut self,
         deadline: Instant,
         mut hedge: Option<Instant>,
-        done: impl Fn(&[(Member, T)]) -> bool,
+        done: impl Fn(&[(K, T)]) -> bool,
     ) -> bool {
         while !done(&self.ok) {
             let wake = hedge.map_or(deadline, |h| h.min(deadline));
-            match tokio::time::timeout_at(wake, self.pending.next()).await {
-                Ok(Some(Ok((m, Ok(value))))) => self.ok.push((m, value)),
-                Ok(Some(Ok((m, Err(e))))) => {
-                    tracing::debug!(peer = %m.id, "replica call failed: {e}");
-                    self.failed.push((m, e));
+            match self.next(wake).await {
+                Event::Reply((k, Ok(value))) => self.ok.push((k, value)),
+                Event::Reply((k, Err(e))) => {
+                    tracing::debug!("replica call failed: {e}");
+                    self.failed.push((k, e));
                     self.ask_spare();
                 }
-                Ok(Some(Err(e))) => {
-                    tracing::error!("replica call task failed: {e}");
-                    self.ask_spare();
-                }
-                Ok(None) => {
+                Event::Exhausted => {
                     if !self.ask_spare() {
                         return false;
                     }
                 }
-                Err(_) if Instant::now() >= deadline => return false,
-                Err(_) => {
-                    hedge = None;
-                    while self.ask_spare() {}
+                Event::Wake if Instant::now() >= deadline => return false,
+                Event::Wake => {
+                    if hedge.is_some_and(|h| Instant::now() >= h) {
+                        hedge = None;
+                        while self.ask_spare() {}
+                    }
                 }
             }
         }
@@ -111,7 +139,7 @@ impl<T: Send + 'static> Fanout<T> {
     }
 
     /// The calls still running, for a caller that keeps listening in the background.
-    pub fn into_pending(self) -> FuturesUnordered<JoinHandle<Reply<T>>> {
+    pub fn into_pending(self) -> FuturesUnordered<JoinHandle<Reply<K, T>>> {
         self.pending
     }
 }
@@ -121,6 +149,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::cluster::Member;
 
     fn members(n: usize) -> Vec<Member> {
         (0..n)

@@ -12,7 +12,7 @@ use crate::cluster::Member;
 pub(super) struct Replies {
     /// Merge of the replies received so far.
     pub merged: VersionSet,
-    fanout: Fanout<Option<VersionSet>>,
+    fanout: Fanout<Member, Option<VersionSet>>,
 }
 
 impl Coordinator {

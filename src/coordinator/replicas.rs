@@ -73,6 +73,30 @@ impl Replicas {
             .map_err(|e| e.to_string())
     }
 
+    /// Asks member `m` to keep `encoded` (a set of `key`) as a hint for replica `owner`.
+    pub async fn hint(
+        &self,
+        m: &Member,
+        owner: &str,
+        key: &str,
+        encoded: &[u8],
+    ) -> Result<(), CallError> {
+        if self.is_self(m) {
+            let set = VersionSet::decode(encoded).map_err(|e| e.to_string())?;
+            let caps = self.cluster.settings().settings.hinted_handoff.caps();
+            return match self.replica.store_hint(owner, key, set, caps).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(reason)) => Err(format!("hint refused: {}", reason.as_str())),
+                Err(e) => Err(e.to_string()),
+            };
+        }
+        self.check_alive(m)?;
+        self.rpc
+            .hint(&m.url, owner, key, encoded)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// One page of a member's local keys.
     pub async fn scan(
         &self,

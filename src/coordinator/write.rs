@@ -4,12 +4,13 @@ use ringkv_versions::{Context, Value, VersionSet};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::quorum::Fanout;
+use std::sync::Arc;
+
+use super::replicate::Shipment;
 use super::{CoordError, Coordinator, effective_quorum};
-use crate::cluster::{Member, Placement};
+use crate::cluster::{Member, Placement, View};
 use crate::payload;
 use crate::replica::now_ms;
-use crate::rpc::wire::MergeAck;
 
 /// How many times a write may be forwarded before it is refused (a view changing under it).
 const MAX_HOPS: u8 = 3;
@@ -47,6 +48,9 @@ pub struct WriteRequest {
     /// forwards again, up to [`MAX_HOPS`]).
     #[serde(default)]
     pub hops: u8,
+    /// `?sloppy=`: whether fallbacks' acks count toward W (default: `quorum.sloppy`).
+    #[serde(default)]
+    pub sloppy: Option<bool>,
 }
 
 /// What a successful write returns.
@@ -77,7 +81,7 @@ impl Coordinator {
             ));
         }
         if placement.read.iter().any(|m| self.is_self(m)) {
-            self.write_here(req, &placement).await
+            self.write_here(req, &placement, &view).await
         } else {
             self.forward(req, &placement.read).await
         }
@@ -123,6 +127,7 @@ impl Coordinator {
         &self,
         req: WriteRequest,
         placement: &Placement,
+        view: &Arc<View>,
     ) -> Result<WriteOutcome, CoordError> {
         let settings = self.cluster.settings().settings;
         let deadline = Instant::now() + self.request_timeout;
@@ -145,7 +150,9 @@ impl Coordinator {
             && req.condition.is_none()
             && req.r.is_none()
         {
-            return self.put_without_context(req, placement, w, deadline).await;
+            return self
+                .put_without_context(req, placement, view, w, deadline)
+                .await;
         }
         let read = if needs_read {
             // The context read wants R replies (R + W > N then makes it see every earlier
@@ -223,8 +230,16 @@ impl Coordinator {
             Some(live) => !live,
             None => !updated.prior.as_ref().is_some_and(|p| p.is_live(now)),
         };
-        self.replicate(&req.key, &updated.set, placement, w, deadline)
-            .await?;
+        self.replicate(Shipment {
+            key: &req.key,
+            set: &updated.set,
+            placement,
+            view,
+            w,
+            sloppy: req.sloppy,
+            deadline,
+        })
+        .await?;
         Ok(WriteOutcome {
             created,
             value: planned.json,
@@ -240,6 +255,7 @@ impl Coordinator {
         &self,
         req: WriteRequest,
         placement: &Placement,
+        view: &Arc<View>,
         w: usize,
         deadline: Instant,
     ) -> Result<WriteOutcome, CoordError> {
@@ -248,9 +264,16 @@ impl Coordinator {
         let planned = Planned::data(json, req.ttl_ms, now);
         let limits = self.cluster.settings().settings.versioning.limits();
         let first = self.update_here(&req.key, None, &planned, limits).await?;
-        let acks = self
-            .replicate(&req.key, &first.set, placement, w, deadline)
-            .await?;
+        let ship = |set| Shipment {
+            key: &req.key,
+            set,
+            placement,
+            view,
+            w,
+            sloppy: req.sloppy,
+            deadline,
+        };
+        let acks = self.replicate(ship(&first.set)).await?;
         // What the key held before, as a read would have merged it: our own prior copy plus
         // the versions the acks report we had not seen. A covered ack's prior versions were all
         // seen by us (in our copy, or superseded there, like a stale value under our
@@ -277,8 +300,7 @@ impl Coordinator {
             let second = self
                 .update_here(&req.key, Some(ctx), &planned, limits)
                 .await?;
-            self.replicate(&req.key, &second.set, placement, w, deadline)
-                .await?;
+            self.replicate(ship(&second.set)).await?;
             second.set
         } else {
             first.set
@@ -313,60 +335,6 @@ impl Coordinator {
                 tracing::error!("local write of `{key}` failed: {e}");
                 CoordError::Internal("this node could not store the write".into())
             })
-    }
-
-    /// Sends the coordinator's new set to the key's other replicas; returns their acks once
-    /// every write list of the placement holds `w` acks (ours included where we belong).
-    /// Sends still in flight then finish in the background.
-    async fn replicate(
-        &self,
-        key: &str,
-        set: &VersionSet,
-        placement: &Placement,
-        w: usize,
-        deadline: Instant,
-    ) -> Result<Vec<MergeAck>, CoordError> {
-        let encoded = std::sync::Arc::new(set.encode());
-        let shared = std::sync::Arc::new(set.clone());
-        let others: Vec<Member> = placement
-            .writes
-            .iter()
-            .filter(|m| !self.is_self(m))
-            .cloned()
-            .collect();
-        let (replicas, k) = (self.replicas.clone(), key.to_string());
-        let mut fanout = Fanout::start(&self.bg, others.clone(), others.len(), move |m: Member| {
-            let (replicas, key, set, encoded) =
-                (replicas.clone(), k.clone(), shared.clone(), encoded.clone());
-            async move { replicas.merge(&m, &key, &set, &encoded).await }
-        });
-        let me = self.cluster.self_id.clone();
-        let acks_in = |list: &[Member], ok: &[(Member, MergeAck)]| {
-            let own = usize::from(list.iter().any(|m| m.id == me));
-            own + ok
-                .iter()
-                .filter(|(m, _)| list.iter().any(|l| l.id == m.id))
-                .count()
-        };
-        let sets = &placement.write_sets;
-        let enough = |ok: &[(Member, MergeAck)]| {
-            sets.iter()
-                .all(|list| acks_in(list, ok) >= effective_quorum(w, list.len()))
-        };
-        if !fanout.until(deadline, None, enough).await {
-            self.metrics.quorum_failure("write");
-            let short = sets
-                .iter()
-                .find(|list| acks_in(list, &fanout.ok) < effective_quorum(w, list.len()))
-                .unwrap_or(&placement.read);
-            return Err(CoordError::Quorum {
-                op: "write".into(),
-                got: acks_in(short, &fanout.ok),
-                needed: effective_quorum(w, short.len()),
-                asked: short.len(),
-            });
-        }
-        Ok(fanout.ok.into_iter().map(|(_, ack)| ack).collect())
     }
 }
 

@@ -267,6 +267,26 @@ impl RpcClient {
         wire::MovePage::decode(&bytes).map_err(|e| Self::undecodable(&url, e))
     }
 
+    /// Asks the peer to keep `set` (encoded) of `key` as a hint for replica `owner`.
+    pub async fn hint(
+        &self,
+        base: &str,
+        owner: &str,
+        key: &str,
+        set: &[u8],
+    ) -> Result<(), RpcError> {
+        let url = format!("{base}/internal/hint");
+        let body = wire::encode_hint(owner, key, set);
+        self.call_ok(
+            reqwest::Method::POST,
+            &url,
+            Some((body, OCTETS)),
+            self.timeout,
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Merges many `(key, encoded set)` entries into the peer's copies.
     pub async fn merge_batch(
         &self,

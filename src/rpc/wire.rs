@@ -10,6 +10,7 @@
 //! Two more bodies share the same length-prefixed framing:
 //! ```text
 //! frames    := (len: u32 BE | bytes: len bytes)*            (gossip replies)
+//! hint      := owner_len: u32 BE | owner: UTF-8 | entry     (a set kept for `owner`)
 //! move page := done: u8 (0 or 1) | cursor_len: u32 BE | cursor: UTF-8 | entry*
 //! ```
 //! A move page's cursor is the last key the source scanned (the next page starts after it).
@@ -127,6 +128,29 @@ pub fn decode_frames(bytes: &[u8]) -> Result<Vec<Vec<u8>>, WireError> {
         out.push(take(bytes, &mut pos, len)?.to_vec());
     }
     Ok(out)
+}
+
+/// A hint request: keep `(key, set)` for replica `owner`.
+pub fn encode_hint(owner: &str, key: &str, set: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(owner.len() + key.len() + set.len() + 12);
+    out.extend_from_slice(&(owner.len() as u32).to_be_bytes());
+    out.extend_from_slice(owner.as_bytes());
+    put_entry(&mut out, key, set);
+    out
+}
+
+/// Decodes [`encode_hint`]: `(owner, key, set)`.
+pub fn decode_hint(bytes: &[u8]) -> Result<(String, String, VersionSet), WireError> {
+    let mut pos = 0;
+    let len = take_u32(bytes, &mut pos)?;
+    let owner = std::str::from_utf8(take(bytes, &mut pos, len)?)
+        .map_err(|_| WireError::Utf8(4))?
+        .to_string();
+    if owner.is_empty() || owner.contains('\0') {
+        return Err(WireError::Utf8(4));
+    }
+    let (key, set) = decode_one(&bytes[pos..])?;
+    Ok((owner, key, set))
 }
 
 /// One page of keys a source sends during data movement.
@@ -287,6 +311,28 @@ mod tests {
             MovePage::decode(&MovePage::encode_raw(true, None, &[])).unwrap(),
             empty
         );
+    }
+
+    #[test]
+    fn hints_round_trip_and_reject_garbage() {
+        let mut set = VersionSet::new();
+        set.update(
+            &Default::default(),
+            ringkv_versions::Value::Data(b"v".to_vec()),
+            None,
+            "n1",
+            5,
+        );
+        let bytes = encode_hint("owner-1", "k", &set.encode());
+        assert_eq!(
+            decode_hint(&bytes).unwrap(),
+            ("owner-1".to_string(), "k".to_string(), set.clone())
+        );
+        for cut in 0..bytes.len() {
+            assert!(decode_hint(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(decode_hint(&encode_hint("a\0b", "k", &set.encode())).is_err());
+        assert!(decode_hint(&encode_hint("", "k", &set.encode())).is_err());
     }
 
     #[test]
