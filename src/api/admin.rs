@@ -45,25 +45,6 @@ pub struct PeersOut {
     members: Vec<MemberInfo>,
 }
 
-/// `POST /peers` body.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct JoinDoc {
-    /// The URL of any node of the cluster to join, e.g. `http://127.0.0.1:8888`.
-    peer_url: String,
-}
-
-/// A partial update of the hot sections, e.g. `{"quorum": {"w": 1}}`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ConfigPatchDoc {
-    quorum: Option<serde_json::Value>,
-    gossip: Option<serde_json::Value>,
-    anti_entropy: Option<serde_json::Value>,
-    versioning: Option<serde_json::Value>,
-    hinted_handoff: Option<serde_json::Value>,
-}
-
 /// Liveness of this node.
 #[utoipa::path(get, path = "/healthcheck", tag = "cluster",
     responses((status = 200, description = "The node is up and serving", body = HealthOut)))]
@@ -117,15 +98,15 @@ pub async fn absorb(node: &Arc<Node>, msg: MembershipMsg) -> Result<(), ApiError
 }
 
 /// Join the cluster of `peer_url` with this node's cluster.
-#[utoipa::path(post, path = "/peers", tag = "cluster", request_body = JoinDoc,
+#[utoipa::path(post, path = "/peers", tag = "cluster", request_body = super::docs::JoinDoc,
     responses(
         (status = 200, description = "Joined; the union of both clusters", body = PeersOut),
         (status = 400, description = "Bad JSON, or this node's own URL", body = super::ErrorBody),
         (status = 401, description = "A cluster secret is configured and X-Cluster-Secret is missing or wrong", body = super::ErrorBody),
         (status = 409, description = "Already a member", body = super::ErrorBody),
         (status = 415, description = "The body is not sent as application/json", body = super::ErrorBody),
-        (status = 422, description = "Missing or malformed `peer_url`", body = super::ErrorBody),
-        (status = 502, description = "The peer could not be reached", body = super::ErrorBody),
+        (status = 422, description = "Missing or malformed `peer_url`, or no ringkv node that accepts us answers there", body = super::ErrorBody),
+        (status = 502, description = "The peer answered with a server error", body = super::ErrorBody),
     ))]
 pub async fn join(
     State(node): State<Arc<Node>>,
@@ -141,6 +122,7 @@ pub async fn join(
         .ok_or_else(|| {
             ApiError::unprocessable("the body must be {\"peer_url\": \"http://host:port\"}")
         })?;
+    super::docs::check_peer_url(raw)?;
     let url = normalize_url(raw).map_err(ApiError::unprocessable)?;
     let already = |id: &str, url: &str| {
         node.cluster
@@ -160,12 +142,11 @@ pub async fn join(
             format!("{url} is already a member"),
         ));
     }
-    let theirs = node.rpc.membership(&url).await.map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            format!("could not learn {url}'s cluster: {e}"),
-        )
-    })?;
+    let theirs = node
+        .rpc
+        .membership(&url)
+        .await
+        .map_err(|e| unjoinable(&url, &e))?;
     if theirs.id == node.cluster.self_id {
         return Err(ApiError::bad_request(format!("{url} is this node")));
     }
@@ -178,6 +159,22 @@ pub async fn join(
     absorb(&node, theirs).await?;
     broadcast_membership(&node).await;
     Ok(Json(peers_out(&node)))
+}
+
+/// Why `url` cannot be joined. A peer that is not there (unreachable, silent, not ringkv, or
+/// refusing us: another cluster secret) makes the request unprocessable as given: 422, so
+/// bad input never looks like a server fault. Only a peer that answers with a server error
+/// is a gateway problem: 502.
+fn unjoinable(url: &str, e: &crate::rpc::RpcError) -> ApiError {
+    use crate::rpc::RpcError;
+    let status = match e {
+        RpcError::Status { status, .. } if *status >= 500 => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    ApiError::new(
+        status,
+        format!("cannot join {url}: no ringkv node that accepts this one answered there ({e})"),
+    )
 }
 
 /// Pushes our view to every other member (best effort; the prober repairs misses).
@@ -200,7 +197,7 @@ const LEAVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
     params(("id" = String, Path, description = "The member's node id (see GET /peers)")),
     responses(
         (status = 200, description = "The member handed off its data and left", body = PeersOut),
-        (status = 400, description = "The last member cannot leave", body = super::ErrorBody),
+        (status = 409, description = "The last member cannot leave", body = super::ErrorBody),
         (status = 401, description = "A cluster secret is configured and X-Cluster-Secret is missing or wrong", body = super::ErrorBody),
         (status = 404, description = "No such member", body = super::ErrorBody),
         (status = 503, description = "The member or a new owner was unreachable; nothing changed", body = super::ErrorBody),
@@ -216,7 +213,9 @@ pub async fn leave(
         )));
     };
     if view.members.len() == 1 {
-        return Err(ApiError::bad_request(
+        // A valid request the cluster's state forbids: 409, like other state conflicts.
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
             "the last member of a cluster cannot leave it",
         ));
     }
@@ -278,7 +277,7 @@ pub async fn get_config(State(node): State<Arc<Node>>) -> Json<Config> {
 }
 
 /// Change hot settings; validated as a whole and propagated to every live member.
-#[utoipa::path(put, path = "/config", tag = "cluster", request_body = ConfigPatchDoc,
+#[utoipa::path(put, path = "/config", tag = "cluster", request_body = super::docs::ConfigPatchDoc,
     responses(
         (status = 200, description = "The new effective config", body = Config),
         (status = 400, description = "The body is not JSON", body = super::ErrorBody),

@@ -7,6 +7,7 @@
 //! as `{"detail"}` JSON like every other error.
 
 pub mod admin;
+mod docs;
 mod error;
 pub mod extract;
 mod items;
@@ -20,7 +21,6 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use utoipa::OpenApi as _;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::{ApiError, ErrorBody};
@@ -53,7 +53,8 @@ pub fn router(node: Arc<Node>) -> Router {
     Router::new()
         .merge(public)
         .merge(crate::rpc::routes::router(node.config.max_value_bytes))
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .route("/openapi.json", get(openapi::serve))
+        .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")))
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method)
         .layer(middleware::from_fn_with_state(node.clone(), guard))
