@@ -57,6 +57,8 @@ pub struct MemberInfo {
     pub status: Status,
     /// When the member last answered a probe, ms since the Unix epoch (null: never yet).
     pub last_heartbeat_ms: Option<u64>,
+    /// The fraction of the hash space (0.0..=1.0) this member owns as first replica.
+    pub ring_share: f64,
 }
 
 /// An immutable snapshot of the membership and its ring.
@@ -304,12 +306,15 @@ impl Cluster {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        self.view()
-            .all()
+        let view = self.view();
+        let shares: HashMap<&str, f64> = view.ring.primary_shares().into_iter().collect();
+        let share = |id: &str| shares.get(id).copied().unwrap_or(0.0);
+        view.all()
             .into_iter()
             .map(|m| {
                 if m.id == self.self_id {
                     return MemberInfo {
+                        ring_share: share(&m.id),
                         id: m.id,
                         url: m.url,
                         status: Status::Alive,
@@ -326,6 +331,7 @@ impl Cluster {
                     Status::Dead
                 };
                 MemberInfo {
+                    ring_share: share(&m.id),
                     id: m.id,
                     url: m.url,
                     status,
