@@ -7,6 +7,7 @@
 //! as `{"detail"}` JSON like every other error.
 
 pub mod admin;
+mod dashboard;
 mod docs;
 mod error;
 pub mod extract;
@@ -49,6 +50,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/peers/{id}", axum::routing::delete(admin::leave))
         .route("/config", get(admin::get_config).put(admin::put_config))
         .route("/metrics", get(admin::metrics))
+        .route("/dashboard", get(dashboard::page))
         .layer(DefaultBodyLimit::max(body_limit));
     Router::new()
         .merge(public)

@@ -13,7 +13,7 @@ use axum::extract::State;
 use serde_json::Value;
 use utoipa::OpenApi;
 
-use super::{admin, items};
+use super::{admin, dashboard, items};
 use crate::node::Node;
 
 #[derive(OpenApi)]
@@ -39,6 +39,7 @@ use crate::node::Node;
         admin::get_config,
         admin::put_config,
         admin::metrics,
+        dashboard::page,
     ),
     components(schemas(
         super::ErrorBody,
@@ -117,6 +118,7 @@ mod tests {
             "/peers/{id}",
             "/config",
             "/metrics",
+            "/dashboard",
         ] {
             assert!(paths.contains_key(path), "{path} missing");
         }
