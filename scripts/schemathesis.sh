@@ -7,9 +7,10 @@
 #   scripts/schemathesis.sh [extra schemathesis args, e.g. --max-examples 50]
 #
 # Needs `pip install schemathesis` (4.x). Builds ringkv, starts `ringkv dev` on three free
-# ports under a temp dir, and runs two passes: everything but PUT /config (the repo's
-# schemathesis.toml), then PUT /config alone (scripts/schemathesis-config.toml; a valid patch
-# may change n, which bounds r and w in the document the first pass generates from).
+# ports under a temp dir, and runs three passes: everything but PUT /config and
+# DELETE /peers/{id} (the repo's schemathesis.toml), then each of those two alone
+# (scripts/schemathesis-config.toml): they change the cluster under test (n bounds r and w in
+# the document a pass generates from; a member that left answers key requests 503).
 #
 # As root, the cluster and schemathesis run in a private network namespace (`unshare -n`,
 # loopback only), so generated peer URLs (POST /peers) can reach nothing off this machine.
@@ -32,8 +33,10 @@ dev=$!
 trap 'kill -INT $dev 2>/dev/null; wait $dev 2>/dev/null; rm -rf "$dir"' EXIT
 url="http://127.0.0.1:${ports%%,*}"
 for _ in $(seq 100); do curl -sf "$url/healthcheck" >/dev/null && break; sleep 0.2; done
-echo "== pass 1: every operation but PUT /config, against $url"
+echo "== pass: every operation but PUT /config and DELETE /peers/{id}, against $url"
 schemathesis run --checks all "$url/openapi.json" "$@"
-echo "== pass 2: PUT /config"
-schemathesis --config-file scripts/schemathesis-config.toml run --checks all \
-    --include-name 'PUT /config' "$url/openapi.json" "$@"
+for op in 'PUT /config' 'DELETE /peers/{id}'; do
+    echo "== pass: $op alone"
+    schemathesis --config-file scripts/schemathesis-config.toml run --checks all \
+        --include-name "$op" "$url/openapi.json" "$@"
+done

@@ -214,9 +214,7 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// A random token for the `Idempotency-Key` of one command invocation: 128 bits, hex.
 pub fn idempotency_key() -> anyhow::Result<String> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow!("no randomness for Idempotency-Key: {e}"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(format!("{:032x}", rand::random::<u128>()))
 }
 
 /// A command-line value: JSON when it parses as JSON (`42`, `true`, `'"text"'`, `'[1]'`),

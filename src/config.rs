@@ -8,7 +8,8 @@
 //!
 //! Three fields are only known after the listener is bound ([`Config::resolve`]):
 //! `public_url` (default `http://{host}:{port}`), `node_id` (default the public URL's
-//! `host:port`, then pinned in the data dir) and `data_dir` (default `./data/{node id}`).
+//! `host:port` plus a random suffix, chosen when the data dir is fresh and pinned in it) and
+//! `data_dir` (default `./data/{host}_{port}`, or `./data/{node_id}` when one is given).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -73,7 +74,13 @@ pub struct Config {
     /// The deadline of one node-to-node call.
     pub rpc_timeout_ms: u64,
     pub max_value_bytes: usize,
+    /// Client requests in progress at once; more wait, then answer 503.
     pub max_concurrent_requests: usize,
+    /// Node-to-node requests in progress at once, apart from clients' (so a node saturated by
+    /// clients still answers its peers' merges and gossip).
+    pub max_concurrent_internal_requests: usize,
+    /// Keys per second a node moves at most when members join, leave or are removed.
+    pub move_rate_keys_per_sec: u64,
     /// Tombstones and expired versions may be collected this long after they died.
     pub tombstone_grace_ms: u64,
     /// When set, `/internal/...` and the admin writes (`POST`/`DELETE /peers`, `PUT /config`)
@@ -106,6 +113,8 @@ impl Default for Config {
             rpc_timeout_ms: 1000,
             max_value_bytes: 1 << 20,
             max_concurrent_requests: 1024,
+            max_concurrent_internal_requests: 1024,
+            move_rate_keys_per_sec: 50_000,
             tombstone_grace_ms: 86_400_000,
             cluster_secret: None,
             storage: StorageConfig::default(),
@@ -258,6 +267,11 @@ impl Config {
                 "max_concurrent_requests",
                 self.max_concurrent_requests as u64,
             ),
+            (
+                "max_concurrent_internal_requests",
+                self.max_concurrent_internal_requests as u64,
+            ),
+            ("move_rate_keys_per_sec", self.move_rate_keys_per_sec),
             ("storage.memtable_bytes", self.storage.memtable_bytes as u64),
         ] {
             if value == 0 {
@@ -328,7 +342,12 @@ impl Config {
                 pinned
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let id = wanted.unwrap_or(default_id);
+                // A fresh data dir is a fresh member: its id is the address plus a random
+                // suffix, so a node that left (its id is departed forever) can come back
+                // from a new data dir on the same address as a new member.
+                let id = wanted.unwrap_or_else(|| {
+                    format!("{default_id}-{:06x}", rand::random::<u32>() & 0xff_ffff)
+                });
                 if id.is_empty() {
                     bail!("node_id must not be empty");
                 }
@@ -444,17 +463,25 @@ mod tests {
         };
         c.resolve(4321).unwrap();
         assert_eq!(c.public_url(), "http://127.0.0.1:4321");
-        assert_eq!(c.node_id(), "127.0.0.1:4321");
+        let pinned = c.node_id().to_string();
+        assert!(pinned.starts_with("127.0.0.1:4321-"), "{pinned}");
+        let fresh = tempfile::tempdir().unwrap();
+        let mut other_dir = Config {
+            data_dir: Some(fresh.path().to_path_buf()),
+            ..Config::default()
+        };
+        other_dir.resolve(4321).unwrap();
+        assert_ne!(
+            other_dir.node_id(),
+            pinned,
+            "a fresh data dir is a fresh member"
+        );
         let mut again = Config {
             data_dir: Some(dir.path().to_path_buf()),
             ..Config::default()
         };
         again.resolve(5555).unwrap();
-        assert_eq!(
-            again.node_id(),
-            "127.0.0.1:4321",
-            "the pinned id survives a new port"
-        );
+        assert_eq!(again.node_id(), pinned, "the pinned id survives a new port");
         let mut other = Config {
             node_id: Some("other".into()),
             data_dir: Some(dir.path().to_path_buf()),

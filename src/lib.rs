@@ -10,8 +10,10 @@
 //! - [`coordinator`]: preference list -> parallel fan-out -> quorum -> merge; read repair;
 //!   context-less writes; list across nodes.
 //! - [`replica`]: the local copy: atomic read-merge-write of version sets in storage.
-//! - [`rpc`]: node-to-node client and `/internal` routes; [`cluster`]: membership view and ring;
-//!   [`prober`]: heartbeats and view exchange; [`leave`]: data handoff when a member leaves;
+//! - [`rpc`]: the node-to-node client and wire formats (the `/internal` routes answering it
+//!   are in `api/internal.rs`); [`cluster`]: the membership view, phases and rings;
+//!   [`membership`]: gossip on the wire; [`rebalance`]: data movement on joins, leaves and
+//!   removals; [`background`]: the supervisor every background task starts through;
 //!   [`metrics`]: Prometheus text.
 //! - [`payload`] and [`persist`]: the byte formats of stored values and small state files.
 //!
@@ -19,18 +21,19 @@
 //! (consistent hashing), `ringkv-versions` (dotted version vectors and sibling sets).
 
 pub mod api;
+pub mod background;
 pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod coordinator;
 pub mod dev;
-pub mod leave;
+pub mod membership;
 pub mod metrics;
 pub mod node;
 pub mod payload;
 pub mod persist;
-pub mod prober;
+pub mod rebalance;
 pub mod replica;
 pub mod rpc;
 pub mod server;

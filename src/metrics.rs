@@ -31,6 +31,8 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<Series, Histogram>>,
     quorum_failures: Mutex<BTreeMap<String, u64>>,
     read_repairs: AtomicU64,
+    moved_keys: AtomicU64,
+    moved_bytes: AtomicU64,
 }
 
 impl Metrics {
@@ -62,6 +64,12 @@ impl Metrics {
     /// A replica that read repair brought up to date.
     pub fn read_repair(&self) {
         self.read_repairs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Keys (and their bytes) this node moved in or out for a membership change.
+    pub fn moved(&self, keys: u64, bytes: u64) {
+        self.moved_keys.fetch_add(keys, Ordering::Relaxed);
+        self.moved_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// The exposition text, storage figures included.
@@ -128,6 +136,20 @@ impl Metrics {
             "counter",
             "Replicas updated by read repair.",
             self.read_repairs.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "ringkv_moved_keys_total",
+            "counter",
+            "Keys this node moved in or out for membership changes (joins, leaves, removals).",
+            self.moved_keys.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "ringkv_moved_bytes_total",
+            "counter",
+            "Bytes of the keys this node moved for membership changes.",
+            self.moved_bytes.load(Ordering::Relaxed),
         );
         gauge(
             &mut out,

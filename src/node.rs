@@ -1,14 +1,18 @@
 //! One running node's shared state: the resolved config and the parts wired together. Handlers
-//! receive it as `State<Arc<Node>>`.
+//! receive it as `State<Arc<Node>>`; workers own an `Arc<Node>` until shutdown stops them.
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwapOption;
 use tokio::sync::Semaphore;
 
+use crate::background::Background;
 use crate::cluster::Cluster;
 use crate::config::Config;
-use crate::coordinator::Coordinator;
+use crate::coordinator::{Coordinator, Parts};
+use crate::membership::Membership;
 use crate::metrics::Metrics;
+use crate::rebalance::Pending;
 use crate::replica::Replica;
 use crate::rpc::RpcClient;
 
@@ -17,36 +21,54 @@ pub struct Node {
     /// [`Node::effective_config`]).
     pub config: Config,
     pub cluster: Arc<Cluster>,
+    pub membership: Arc<Membership>,
     pub coordinator: Coordinator,
     pub replica: Replica,
     pub rpc: RpcClient,
     pub metrics: Arc<Metrics>,
-    /// Bounds the requests in progress (`max_concurrent_requests`).
+    pub background: Arc<Background>,
+    /// Bounds the client requests in progress (`max_concurrent_requests`).
     pub limiter: Arc<Semaphore>,
+    /// Bounds the node-to-node requests in progress, apart from clients'.
+    pub internal_limiter: Arc<Semaphore>,
+    /// A repair after a forced removal in progress: keys this node is still receiving.
+    pub pending: ArcSwapOption<Pending>,
 }
 
 impl Node {
-    pub fn new(config: Config, cluster: Arc<Cluster>, replica: Replica) -> anyhow::Result<Node> {
-        let rpc = RpcClient::new(config.rpc_timeout(), config.cluster_secret.as_deref())?;
+    pub fn new(
+        config: Config,
+        cluster: Arc<Cluster>,
+        replica: Replica,
+        rpc: RpcClient,
+        membership: Arc<Membership>,
+        background: Arc<Background>,
+    ) -> Node {
         let metrics = Arc::new(Metrics::default());
-        let coordinator = Coordinator::new(
-            cluster.clone(),
-            replica.clone(),
-            rpc.clone(),
-            metrics.clone(),
-            config.request_timeout(),
-            config.max_value_bytes,
-        );
+        let coordinator = Coordinator::new(Parts {
+            cluster: cluster.clone(),
+            replica: replica.clone(),
+            rpc: rpc.clone(),
+            metrics: metrics.clone(),
+            bg: background.clone(),
+            request_timeout: config.request_timeout(),
+            max_value_bytes: config.max_value_bytes,
+        });
         let limiter = Arc::new(Semaphore::new(config.max_concurrent_requests));
-        Ok(Node {
+        let internal_limiter = Arc::new(Semaphore::new(config.max_concurrent_internal_requests));
+        Node {
             config,
             cluster,
+            membership,
             coordinator,
             replica,
             rpc,
             metrics,
+            background,
             limiter,
-        })
+            internal_limiter,
+            pending: ArcSwapOption::empty(),
+        }
     }
 
     /// The config with the current hot settings.

@@ -57,6 +57,14 @@ pub struct Updated {
     pub set: VersionSet,
 }
 
+/// A page of [`Replica::scan_moving`].
+#[derive(Debug, Default)]
+pub struct ScanPage {
+    pub entries: Vec<(String, Vec<u8>)>,
+    pub cursor: Option<String>,
+    pub done: bool,
+}
+
 /// The result of merging a set received from another replica.
 pub struct Merged {
     /// The stored set after the merge.
@@ -85,10 +93,14 @@ impl Replica {
         }
     }
 
-    fn stripe(&self, key: &str) -> &Mutex<()> {
+    fn stripe_index(&self, key: &str) -> usize {
         let mut h = self.hasher.build_hasher();
         h.write(key.as_bytes());
-        &self.stripes[(h.finish() as usize) % STRIPES]
+        (h.finish() as usize) % STRIPES
+    }
+
+    fn stripe(&self, key: &str) -> &Mutex<()> {
+        &self.stripes[self.stripe_index(key)]
     }
 
     async fn blocking<T, F>(&self, f: F) -> Result<T, ReplicaError>
@@ -214,6 +226,119 @@ impl Replica {
                 out.push((key, set));
             }
             Ok(out)
+        })
+        .await
+    }
+
+    /// One page of stored keys after `after` for data movement: scans at most `budget` keys
+    /// and returns those `wanted` keeps (at most `limit`), with their sets as stored, the last
+    /// key scanned (the next page's `after`) and whether the scan reached the end.
+    pub async fn scan_moving<F>(
+        &self,
+        after: Option<String>,
+        budget: usize,
+        limit: usize,
+        wanted: F,
+    ) -> Result<ScanPage, ReplicaError>
+    where
+        F: Fn(&str) -> bool + Send + 'static,
+    {
+        self.blocking(move |r| {
+            let from = match after {
+                Some(a) => Bound::Excluded(data_key(&a)),
+                None => Bound::Included(DATA_PREFIX.to_vec()),
+            };
+            let to = ringkv_storage::prefix_successor(DATA_PREFIX)
+                .map_or(Bound::Unbounded, Bound::Excluded);
+            let mut page = ScanPage::default();
+            let mut scanned = 0;
+            for entry in r.db.scan(from, to)? {
+                let (k, v) = entry?;
+                let key = String::from_utf8_lossy(&k[DATA_PREFIX.len()..]).into_owned();
+                scanned += 1;
+                if wanted(&key) {
+                    page.entries.push((key.clone(), v));
+                }
+                page.cursor = Some(key);
+                if scanned >= budget || page.entries.len() >= limit {
+                    return Ok(page);
+                }
+            }
+            page.done = true;
+            Ok(page)
+        })
+        .await
+    }
+
+    /// Merges many received sets (data movement) in one storage batch, so one fsync covers
+    /// them all. The keys' stripe locks are taken in stripe order (no deadlock with another
+    /// batch) and held until the batch is written.
+    pub async fn merge_many(
+        &self,
+        entries: Vec<(String, VersionSet)>,
+        limits: Limits,
+    ) -> Result<(), ReplicaError> {
+        self.blocking(move |r| {
+            let mut stripes: Vec<usize> = entries.iter().map(|(k, _)| r.stripe_index(k)).collect();
+            stripes.sort_unstable();
+            stripes.dedup();
+            let _guards: Vec<_> = stripes
+                .iter()
+                .map(|&i| r.stripes[i].lock().unwrap_or_else(|p| p.into_inner()))
+                .collect();
+            let mut batch = ringkv_storage::WriteBatch::new();
+            let mut merged: std::collections::HashMap<String, VersionSet> =
+                std::collections::HashMap::new();
+            for (key, incoming) in entries {
+                let mut set = match merged.remove(&key) {
+                    Some(set) => set,
+                    None => r.load(&key)?.unwrap_or_default(),
+                };
+                set.merge(&incoming);
+                set.prune(&limits);
+                merged.insert(key, set);
+            }
+            for (key, set) in &merged {
+                batch.put(&data_key(key), &set.encode());
+            }
+            if !batch.is_empty() {
+                r.db.write_batch(batch)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Drops this replica's copy of `key` if it is still `expected` (a copy handed to the
+    /// key's owners; a newer write keeps it). Returns whether it was dropped.
+    pub async fn drop_if_unchanged(
+        &self,
+        key: &str,
+        expected: Vec<u8>,
+    ) -> Result<bool, ReplicaError> {
+        let key = key.to_string();
+        self.blocking(move |r| {
+            let _guard = r.stripe(&key).lock().unwrap_or_else(|p| p.into_inner());
+            match r.db.get(&data_key(&key))? {
+                Some(now) if now == expected => {
+                    r.db.delete(&data_key(&key))?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        })
+        .await
+    }
+
+    /// How many keys this replica holds (a full key scan).
+    pub async fn count(&self) -> Result<u64, ReplicaError> {
+        self.blocking(|r| {
+            let mut n = 0;
+            for entry in r.db.scan_prefix(DATA_PREFIX)? {
+                entry?;
+                n += 1;
+            }
+            Ok(n)
         })
         .await
     }

@@ -1,9 +1,10 @@
-//! Running one node: open the parts, serve, and shut down in order.
+//! Running one node: open the parts, start the workers, serve, and shut down in order.
 //!
 //! Shutdown order (SIGTERM / Ctrl-C, or the `shutdown` future given to [`run`]): stop
-//! accepting and let in-flight requests finish (axum's graceful shutdown), stop the prober,
-//! wait (bounded) for background replication and read-repair tasks to release the storage
-//! engine, then close it, which syncs the commit log. Only then does `run` return.
+//! accepting and let in-flight requests finish (axum's graceful shutdown), then the
+//! supervisor waits for the request tails and stops the workers in reverse start order
+//! (data movement first, gossip last), then the storage engine is closed, which syncs the
+//! commit log. Only then does `run` return.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,14 +12,16 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
-use crate::cluster::Cluster;
+use crate::background::Background;
+use crate::cluster::{Cluster, Phase};
 use crate::config::{Config, SyncMode};
+use crate::membership::Membership;
 use crate::node::Node;
 use crate::replica::{CollectDead, Replica};
+use crate::rpc::RpcClient;
 
-/// How long shutdown waits for background tasks before syncing without closing.
+/// How long shutdown waits for background work before syncing without closing.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn storage_options(config: &Config) -> ringkv_storage::Options {
@@ -39,8 +42,11 @@ fn storage_options(config: &Config) -> ringkv_storage::Options {
     }
 }
 
-/// Opens a node's parts for `config` (already resolved): storage, cluster view, shared state.
-pub async fn open_node(config: Config) -> anyhow::Result<Arc<Node>> {
+/// Opens a node's parts for `config` (already resolved): storage, membership, shared state.
+/// Returns the node and the gossip messages its first contact sends.
+pub async fn open_node(
+    config: Config,
+) -> anyhow::Result<(Arc<Node>, Vec<ringkv_gossip::Outgoing>)> {
     let dir = config.data_dir().to_path_buf();
     let options = storage_options(&config);
     let storage_dir = dir.join("storage");
@@ -51,12 +57,33 @@ pub async fn open_node(config: Config) -> anyhow::Result<Arc<Node>> {
     let cluster = Arc::new(Cluster::open(
         config.node_id(),
         config.public_url(),
-        &config.initial_peer_urls()?,
         config.settings(),
         config.tokens_per_member,
+        Phase::Normal,
         dir,
     )?);
-    Ok(Arc::new(Node::new(config, cluster, replica)?))
+    let background = Arc::new(Background::new());
+    let rpc = RpcClient::new(config.rpc_timeout(), config.cluster_secret.as_deref())?;
+    let (membership, first) = Membership::open(
+        cluster.clone(),
+        rpc.clone(),
+        background.clone(),
+        &config.initial_peer_urls()?,
+        config.request_timeout(),
+    )?;
+    let node = Node::new(config, cluster, replica, rpc, membership, background);
+    Ok((Arc::new(node), first))
+}
+
+/// Starts the node's workers through its supervisor (gossip first: it stops last).
+pub fn start_workers(node: &Arc<Node>, first: Vec<ringkv_gossip::Outgoing>) {
+    let bg = &node.background;
+    let m = node.membership.clone();
+    bg.worker("gossip", move |token| m.run(first, token));
+    let m = node.membership.clone();
+    bg.worker("membership-persist", move |token| m.persist_loop(token));
+    let n = node.clone();
+    bg.worker("rebalance", move |token| crate::rebalance::run(n, token));
 }
 
 /// Runs a node on `listener` until `shutdown` resolves. `on_ready` is called with the resolved
@@ -69,14 +96,10 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let port = listener.local_addr()?.port();
     config.resolve(port)?;
-    let node = open_node(config).await?;
+    let (node, first) = open_node(config).await?;
+    start_workers(&node, first);
     let replica = node.replica.clone();
-    let (stop, stopped) = watch::channel(false);
-    let prober = tokio::spawn(crate::prober::run(
-        node.cluster.clone(),
-        node.rpc.clone(),
-        stopped,
-    ));
+    let background = node.background.clone();
     let app = crate::api::router(node.clone());
     tracing::info!(node = %node.cluster.self_id, url = %node.cluster.self_url, "serving");
     on_ready(&node.config);
@@ -84,13 +107,16 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await;
     tracing::info!(node = %node.cluster.self_id, "stopped accepting; draining");
-    let _ = stop.send(true);
-    let _ = prober.await;
     drop(node);
-    let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
-    while replica.handles() > 1 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    let report = background.shutdown(DRAIN_TIMEOUT).await;
+    if !report.stuck_workers.is_empty() || report.stuck_tails > 0 {
+        tracing::warn!(
+            workers = ?report.stuck_workers,
+            tails = report.stuck_tails,
+            "background work still running at the shutdown deadline"
+        );
     }
+    drop(background);
     match replica.close().await {
         Ok(true) => tracing::info!("storage closed"),
         Ok(false) => tracing::warn!("background tasks still hold storage; log synced instead"),

@@ -26,13 +26,24 @@ impl Default for Quorum {
     }
 }
 
-/// Failure detection. The node probes its peers every `interval_ms`; a peer silent for
-/// `failure_timeout_ms` is suspect, and dead after twice that.
+/// Membership gossip and failure detection. Every `interval_ms` a node bumps its heartbeat and
+/// exchanges views with `fanout` random peers; a member whose heartbeat does not advance for
+/// `failure_timeout_ms` is suspect, and dead after `suspect_timeout_ms` more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Gossip {
+    #[schema(minimum = 1)]
     pub interval_ms: u64,
+    /// How long a member may go without renewing its heartbeat before it is suspected (at
+    /// least `interval_ms`).
+    #[schema(minimum = 1)]
     pub failure_timeout_ms: u64,
+    /// How long a suspect stays suspect, with no newer heartbeat, before it is declared dead.
+    #[schema(minimum = 1)]
+    pub suspect_timeout_ms: u64,
+    /// Peers contacted per round.
+    #[schema(minimum = 1, maximum = 64)]
+    pub fanout: usize,
 }
 
 impl Default for Gossip {
@@ -40,6 +51,25 @@ impl Default for Gossip {
         Gossip {
             interval_ms: 1000,
             failure_timeout_ms: 5000,
+            suspect_timeout_ms: 2000,
+            fanout: 3,
+        }
+    }
+}
+
+impl Gossip {
+    /// The protocol's timing knobs. Members are never forgotten by time: placement is explicit
+    /// (a dead member stays in the ring until removed), and removals are final.
+    pub fn protocol(&self) -> ringkv_gossip::Config {
+        use std::time::Duration;
+        ringkv_gossip::Config {
+            interval: Duration::from_millis(self.interval_ms),
+            fanout: self.fanout,
+            failure_timeout: Duration::from_millis(self.failure_timeout_ms),
+            suspect_timeout: Duration::from_millis(self.suspect_timeout_ms),
+            forget_after: Duration::from_secs(10 * 365 * 86_400),
+            phi_threshold: None,
+            final_left: true,
         }
     }
 }
@@ -149,6 +179,7 @@ impl Settings {
         let positive = [
             ("gossip.interval_ms", self.gossip.interval_ms),
             ("gossip.failure_timeout_ms", self.gossip.failure_timeout_ms),
+            ("gossip.suspect_timeout_ms", self.gossip.suspect_timeout_ms),
             ("anti_entropy.buckets", self.anti_entropy.buckets as u64),
             ("anti_entropy.interval_ms", self.anti_entropy.interval_ms),
             (
@@ -179,6 +210,20 @@ impl Settings {
             if value > most {
                 return Err(format!("{name} must be at most {most}, got {value}"));
             }
+        }
+        let g = &self.gossip;
+        if g.failure_timeout_ms < g.interval_ms {
+            return Err(format!(
+                "gossip.failure_timeout_ms ({}) must be at least gossip.interval_ms ({})",
+                g.failure_timeout_ms, g.interval_ms
+            ));
+        }
+        if g.fanout == 0 || g.fanout > ringkv_gossip::MAX_FANOUT {
+            return Err(format!(
+                "gossip.fanout must be within 1..={}, got {}",
+                ringkv_gossip::MAX_FANOUT,
+                g.fanout
+            ));
         }
         Ok(())
     }
@@ -296,6 +341,12 @@ mod tests {
         assert!(s.patched(&json!({"port": 1})).is_err());
         assert!(s.patched(&json!({"quorum": {"w": "two"}})).is_err());
         assert!(s.patched(&json!({"gossip": {"interval_ms": 0}})).is_err());
+        assert!(
+            s.patched(&json!({"gossip": {"interval_ms": 9000}}))
+                .unwrap_err()
+                .contains("failure_timeout_ms")
+        );
+        assert!(s.patched(&json!({"gossip": {"fanout": 0}})).is_err());
         assert!(
             s.patched(&json!({"versioning": {"max_siblings": 9_223_372_036_854_775_808_u64}}))
                 .unwrap_err()

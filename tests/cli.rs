@@ -241,15 +241,14 @@ fn three_nodes_through_the_cli() {
         h.ok(&["server", "stop", &c_id, "--leave"])
             .contains("left the cluster")
     );
-    wait_until("a no longer lists the node that left", DEADLINE, || {
+    wait_until("a sees that the node left", DEADLINE, || {
         let rows = h.members(&a);
-        let member = rows
-            .iter()
-            .any(|r| r["id"] == c_id.as_str() && r["status"] != "stopped");
-        if member {
-            Err(format!("{rows:?}"))
-        } else {
+        let row = rows.iter().find(|r| r["id"] == c_id.as_str());
+        let gone = row.is_none_or(|r| r["status"] == "left" || r["status"] == "stopped");
+        if gone {
             Ok(())
+        } else {
+            Err(format!("{rows:?}"))
         }
     });
 

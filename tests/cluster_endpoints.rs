@@ -1,6 +1,6 @@
 //! The cluster endpoints of API.md on a 3-node cluster:
 //! - `GET /healthcheck` is 200 JSON; `GET /peers` has `peers` (the other members' URLs) and `members`
-//!   (id, URL, status among alive/suspect/dead/leaving, last heartbeat);
+//!   (id, URL, status among joining/alive/suspect/dead/leaving/left, last heartbeat);
 //! - `POST /peers` refuses this node's own URL (400), a member (409) and a malformed URL (422);
 //! - `GET /peers/healthcheck` maps each peer URL to "success", to "failure" once it is killed, and
 //!   to "success" again once it is restarted;
@@ -39,7 +39,7 @@ fn healthcheck_and_peers_describe_the_cluster() {
                 .as_str()
                 .unwrap_or_else(|| panic!("status: {member}"));
             assert!(
-                ["alive", "suspect", "dead", "leaving"].contains(&status),
+                ["joining", "alive", "suspect", "dead", "leaving", "left"].contains(&status),
                 "member status {status:?}"
             );
             let object = member.as_object().expect("member object");

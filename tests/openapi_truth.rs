@@ -68,6 +68,26 @@ fn the_document_states_what_the_server_enforces() {
             );
         }
     }
+    // Query parameters are documented as such (were "in": "path", required).
+    for (path, method, name) in [
+        ("/healthcheck", "get", "ready"),
+        ("/peers/{id}", "delete", "force"),
+    ] {
+        let param = doc["paths"][path][method]["parameters"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("{method} {path}: no {name}"));
+        assert_eq!(
+            (param["in"].clone(), param["required"].clone()),
+            (json!("query"), json!(false))
+        );
+    }
+    // GET /config answers `settings_version` beside the config; the schema must allow it.
+    assert!(
+        schemas["Config"].get("additionalProperties").is_none(),
+        "{}",
+        schemas["Config"]
+    );
     // The maximum follows the hot setting.
     let patch = json!({"quorum": {"n": 5}});
     cluster
@@ -103,6 +123,16 @@ fn schema_valid_requests_are_accepted_and_bad_peers_are_4xx() {
     // Both preconditions at once can never hold: 412 like any failed precondition (was 400).
     let both = [("If-Match", "*"), ("If-None-Match", "*")];
     node.put_with("t", &json!(1), &both).expect_error(412);
+    // ... but a malformed body is reported first (was 412 before the body was read).
+    let mut headers = both.to_vec();
+    headers.push(("content-type", "application/json"));
+    http.raw(
+        "PUT",
+        &node.item("t", ""),
+        &headers,
+        Some(b"\xff{".to_vec()),
+    )
+    .expect_error(400);
     // The last member cannot leave: a state conflict, 409 (was 400).
     let own = http.get(&node.at("/healthcheck")).expect(200).json()["node_id"].clone();
     let own = common::encode(own.as_str().unwrap());

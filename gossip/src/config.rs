@@ -35,6 +35,11 @@ pub struct Config {
     /// threshold instead of the fixed `failure_timeout`, once a member has enough heartbeat
     /// inter-arrival samples. 8 is a usual value. Default `None` (fixed timeout).
     pub phi_threshold: Option<f64>,
+    /// When true, `left` is final: an entry marked left (by the member itself or by an
+    /// operator's `remove`) never changes again, whatever version later gossip carries, and a
+    /// node that hears it was marked left accepts it instead of refuting. A removed member can
+    /// then only come back under a new id. Default false: a running member refutes a removal.
+    pub final_left: bool,
 }
 
 impl Default for Config {
@@ -46,6 +51,7 @@ impl Default for Config {
             suspect_timeout: Duration::from_secs(3),
             forget_after: Duration::from_secs(600),
             phi_threshold: None,
+            final_left: false,
         }
     }
 }

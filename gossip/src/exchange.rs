@@ -77,7 +77,12 @@ impl Gossip {
             .values()
             .filter(|entry| {
                 let known = theirs.get(entry.state.id.as_str());
-                known.is_none_or(|&version| version < entry.state.version)
+                // With final_left, a left entry is news to a peer holding anything else about
+                // that member, even at a newer version (a removed member that restarted).
+                let final_news = self.config.final_left
+                    && entry.state.version.status == Status::Left
+                    && known.is_some_and(|version| version.status != Status::Left);
+                final_news || known.is_none_or(|&version| version < entry.state.version)
             })
             .map(|entry| entry.state.clone())
             .collect();
@@ -146,6 +151,14 @@ impl Gossip {
             }
             self.tombstones.remove(&state.id);
         }
+        if self.config.final_left
+            && self
+                .members
+                .get(&state.id)
+                .is_some_and(|entry| entry.state.version.status == Status::Left)
+        {
+            return;
+        }
         let Some(entry) = self.members.get_mut(&state.id) else {
             let status = state.version.status;
             if status.is_live() {
@@ -193,6 +206,16 @@ impl Gossip {
     /// Refutes a rumour about this node by raising its incarnation above the rumour's.
     fn hear_about_self(&mut self, rumour: Version) {
         let own = self.own().state.version;
+        if self.config.final_left && rumour.status == Status::Left && own.status != Status::Left {
+            // Removed by an operator: accepted, never refuted (see `Config::final_left`).
+            let own = self.own_mut();
+            own.state.version.status = Status::Left;
+            own.state.version.heartbeat += 1;
+            self.events.push(Event::Left {
+                id: self.id.clone(),
+            });
+            return;
+        }
         let accusation = matches!(rumour.status, Status::Suspect | Status::Dead | Status::Left)
             && rumour.incarnation >= own.incarnation;
         if own.status == Status::Left || !(accusation || rumour > own) {
@@ -233,6 +256,7 @@ mod tests {
                 heartbeat,
                 status,
             },
+            meta: Vec::new(),
         }
     }
 

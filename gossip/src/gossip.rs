@@ -23,7 +23,7 @@ use rand::{Rng, RngExt};
 
 use crate::detector::{ArrivalWindow, should_suspect};
 use crate::event::EventQueue;
-use crate::message::{Body, Digest, check_addr, check_id};
+use crate::message::{Body, Digest, check_addr, check_id, check_meta};
 use crate::settings::{MAX_SETTINGS_BYTES, Settings, SettingsVersion};
 use crate::{Config, Error, Event, Member, MemberState, Message, NodeId, Status, Version};
 
@@ -118,6 +118,7 @@ impl Gossip {
                 heartbeat: 0,
                 status: Status::Alive,
             },
+            meta: Vec::new(),
         };
         Ok(Gossip {
             members: BTreeMap::from([(id.clone(), Entry::new(own, now))]),
@@ -163,6 +164,52 @@ impl Gossip {
         }
         self.config = config;
         Ok(())
+    }
+
+    /// Replaces this node's own application state ([`MemberState::meta`]) and bumps its
+    /// heartbeat, so the new state wins everywhere and spreads with the next rounds. With
+    /// `urgent`, the new entry is also pushed to every live member at once (returned).
+    pub fn set_meta(&mut self, meta: Vec<u8>, urgent: bool) -> Result<Vec<Outgoing>, Error> {
+        check_meta(&meta)?;
+        let own = self.own_mut();
+        if own.state.meta == meta {
+            return Ok(Vec::new());
+        }
+        own.state.meta = meta;
+        own.state.version.heartbeat += 1;
+        if !urgent {
+            return Ok(Vec::new());
+        }
+        let own = self.own().state.clone();
+        Ok(self.broadcast(vec![own], None))
+    }
+
+    /// This node's own application state.
+    pub fn meta(&self) -> &[u8] {
+        &self.own().state.meta
+    }
+
+    /// Preloads a member known from an earlier run (persisted by the caller), as if just heard
+    /// from at `now`: the failure detector gives it `failure_timeout` to show a newer
+    /// heartbeat. Entries about this node, entries no newer than what the table holds, and
+    /// invalid entries are ignored.
+    pub fn remember(&mut self, state: MemberState, now: Instant) {
+        if check_id(&state.id).is_err()
+            || check_addr(&state.addr).is_err()
+            || check_meta(&state.meta).is_err()
+        {
+            return;
+        }
+        if state.id != self.id {
+            self.merge_entry(state, now);
+        }
+    }
+
+    /// Marks this node as having left in an earlier run: it stays `left` (never refutes, never
+    /// rejoins under this id). Used at start-up by a node that persisted its departure.
+    pub fn restore_left(&mut self) {
+        let own = self.own_mut();
+        own.state.version.status = Status::Left;
     }
 
     /// Contacts seed addresses (any member of the cluster to join). Also remembered: seeds are
@@ -361,6 +408,22 @@ impl Gossip {
         Ok(version)
     }
 
+    /// Adopts a settings blob persisted by an earlier run (kept only if it wins over what is
+    /// known, as if gossiped).
+    pub fn restore_settings(&mut self, settings: Settings) {
+        if settings.bytes.len() <= MAX_SETTINGS_BYTES && check_id(&settings.version.origin).is_ok()
+        {
+            self.merge_settings(settings);
+        }
+    }
+
+    /// Pushes the current settings (and this node's entry) to every live member at once, so a
+    /// change made here spreads in one hop instead of a few rounds.
+    pub fn push_settings(&self) -> Vec<Outgoing> {
+        let own = self.own().state.clone();
+        self.broadcast(vec![own], self.settings.clone())
+    }
+
     /// The winning settings blob known here, if any was ever set.
     pub fn settings(&self) -> Option<&Settings> {
         self.settings.as_ref()
@@ -470,6 +533,7 @@ fn to_member(entry: &Entry) -> Member {
         heartbeat: state.version.heartbeat,
         last_heard: entry.last_heard,
         status_since: entry.status_since,
+        meta: state.meta.clone(),
     }
 }
 
@@ -493,6 +557,7 @@ mod tests {
                 heartbeat,
                 status: Status::Alive,
             },
+            meta: Vec::new(),
         }
     }
 
@@ -607,6 +672,86 @@ mod tests {
             Err(Error::SettingsTooLarge { .. })
         ));
         assert_eq!(g.settings().unwrap().version.version, 2, "unchanged");
+    }
+
+    #[test]
+    fn meta_travels_with_the_entry_and_survives_suspicion() {
+        let (t0, mut rng) = (Instant::now(), StdRng::seed_from_u64(4));
+        let mut a = Gossip::new("a", "http://a:7000", Config::default(), t0).unwrap();
+        let mut b = Gossip::new("b", "http://b:7000", Config::default(), t0).unwrap();
+        a.merge_entry(b.own().state.clone(), t0);
+        let pushed = b.set_meta(b"joining".to_vec(), true).unwrap();
+        assert!(pushed.is_empty(), "b knows no live member yet");
+        b.merge_entry(a.own().state.clone(), t0);
+        let pushed = b.set_meta(b"normal".to_vec(), true).unwrap();
+        assert_eq!(pushed.len(), 1, "pushed to a at once");
+        a.handle(pushed[0].message.clone(), t0);
+        assert_eq!(a.member("b").unwrap().meta, b"normal");
+        // Suspicion at b's heartbeat changes the status only.
+        a.tick(t0 + 6 * SEC, &mut rng);
+        let seen = a.member("b").unwrap();
+        assert_eq!(
+            (seen.status, seen.meta.as_slice()),
+            (Status::Suspect, &b"normal"[..])
+        );
+        assert!(
+            b.set_meta(b"normal".to_vec(), true).unwrap().is_empty(),
+            "unchanged"
+        );
+        let too_big = vec![0; crate::MAX_META_BYTES + 1];
+        assert!(b.set_meta(too_big, false).is_err());
+    }
+
+    #[test]
+    fn remembered_members_are_detected_unless_they_speak() {
+        let (t0, mut rng) = (Instant::now(), StdRng::seed_from_u64(5));
+        let mut a = Gossip::new("a", "http://a:7000", Config::default(), t0).unwrap();
+        a.remember(member_state("b", 7), t0);
+        a.remember(member_state("a", 99), t0);
+        assert_eq!(a.member("b").unwrap().heartbeat, 7);
+        assert_eq!(a.member("a").unwrap().heartbeat, 0, "own entry untouched");
+        a.tick(t0 + 6 * SEC, &mut rng);
+        assert_eq!(a.member("b").unwrap().status, Status::Suspect);
+    }
+
+    #[test]
+    fn a_restored_left_node_stays_left() {
+        let t0 = Instant::now();
+        let mut a = Gossip::new("a", "http://a:7000", Config::default(), t0).unwrap();
+        a.restore_left();
+        assert_eq!(a.status(), Status::Left);
+        a.merge_entry(member_state("a", 50), t0);
+        assert_eq!(a.status(), Status::Left, "no refutation");
+        assert!(a.leave(t0).is_empty());
+    }
+
+    #[test]
+    fn restored_settings_win_only_when_newer_and_are_pushed() {
+        let t0 = Instant::now();
+        let mut g = Gossip::new("a", "http://a:7000", Config::default(), t0).unwrap();
+        g.merge_entry(member_state("b", 1), t0);
+        g.set_settings(b"one".to_vec()).unwrap();
+        let older = Settings {
+            version: SettingsVersion {
+                version: 0,
+                origin: "z".into(),
+            },
+            bytes: b"old".to_vec(),
+        };
+        g.restore_settings(older);
+        assert_eq!(g.settings().unwrap().bytes, b"one");
+        let newer = Settings {
+            version: SettingsVersion {
+                version: 5,
+                origin: "b".into(),
+            },
+            bytes: b"five".to_vec(),
+        };
+        g.restore_settings(newer);
+        assert_eq!(g.settings().unwrap().version.version, 5);
+        let out = g.push_settings();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].message.kind(), "updates");
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub use event::{Event, MAX_PENDING_EVENTS};
 pub use gossip::{Gossip, Outgoing};
 pub use member::{Member, MemberState, NodeId, Status, Version};
 pub use message::{
-    FORMAT_VERSION, MAX_ADDR_BYTES, MAX_ENTRIES, MAX_ID_BYTES, MAX_MESSAGE_BYTES, Message,
+    FORMAT_VERSION, MAX_ADDR_BYTES, MAX_ENTRIES, MAX_ID_BYTES, MAX_MESSAGE_BYTES, MAX_META_BYTES,
+    Message,
 };
 pub use settings::{MAX_SETTINGS_BYTES, Settings, SettingsVersion};

@@ -109,6 +109,11 @@ pub struct MemberState {
     /// Base URL the member serves on, e.g. `http://10.0.0.5:7000`.
     pub addr: String,
     pub version: Version,
+    /// Application state owned by the member itself (ringkv: its ring phase and data-movement
+    /// progress), at most [`crate::MAX_META_BYTES`]. Only the member changes it, always with a
+    /// heartbeat bump, so it travels with the entry's version and survives other nodes'
+    /// suspicion (which changes only `status`).
+    pub meta: Vec<u8>,
 }
 
 /// A member as this node sees it: the gossiped entry plus local observations.
@@ -127,6 +132,8 @@ pub struct Member {
     pub last_heard: Instant,
     /// When this node last saw the member's status change.
     pub status_since: Instant,
+    /// The member's own application state (see [`MemberState::meta`]).
+    pub meta: Vec<u8>,
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@
 //! ```text
 //!   +--------+--------------------------------------------------------------+
 //!   | format |  postcard body: `Message` with varint integers, varint-length |
-//!   |  u8=1  |  prefixed strings and lists, varint enum tags                |
+//!   |  u8=2  |  prefixed strings and lists, varint enum tags                |
 //!   +--------+--------------------------------------------------------------+
 //!     1 byte   at most MAX_MESSAGE_BYTES - 1 bytes, nothing may follow
 //! ```
@@ -38,7 +38,7 @@ use crate::settings::{MAX_SETTINGS_BYTES, Settings, SettingsVersion};
 use crate::{Error, MemberState, NodeId, Version};
 
 /// The format byte this build writes and reads.
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
 /// Largest encoded message accepted by [`Message::decode`].
 pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
 /// Longest member id, in bytes.
@@ -47,6 +47,8 @@ pub const MAX_ID_BYTES: usize = 256;
 pub const MAX_ADDR_BYTES: usize = 2048;
 /// Most entries in any one list of a message (a bound on cluster size as gossip sees it).
 pub const MAX_ENTRIES: usize = 16_384;
+/// Largest per-member application state ([`MemberState::meta`]).
+pub const MAX_META_BYTES: usize = 4096;
 
 /// A gossip message; opaque to the transport, which only moves its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,7 +234,19 @@ fn check_text(
 
 fn check_entry(entry: &MemberState) -> Result<(), Error> {
     check_id(&entry.id)?;
-    check_addr(&entry.addr)
+    check_addr(&entry.addr)?;
+    check_meta(&entry.meta)
+}
+
+/// Checks a member's application state, from the wire or from the local caller.
+pub(crate) fn check_meta(meta: &[u8]) -> Result<(), Error> {
+    if meta.len() > MAX_META_BYTES {
+        return Err(Error::InvalidField {
+            field: "meta",
+            reason: "more than MAX_META_BYTES bytes",
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -249,6 +263,7 @@ mod tests {
                 heartbeat: 300,
                 status: Status::Alive,
             },
+            meta: id.as_bytes().to_vec(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Graceful leave and operator removal: a leaving node is seen `leaving`, then `left`
 //! everywhere, and is never suspected or declared dead afterwards; removing a node that is
-//! down marks it `left` everywhere, while a node that is running refutes its removal.
+//! down marks it `left` everywhere, while a node that is running refutes its removal (unless
+//! `final_left` makes a removal final: then it accepts it, and its restart stays left).
 
 mod sim;
 
@@ -88,4 +89,28 @@ fn removing_a_running_node_is_refuted() {
         sim.gossip_mut(0).remove("nope", now).is_err(),
         "not a stranger"
     );
+}
+
+#[test]
+fn with_final_left_a_removal_is_accepted_and_survives_a_restart() {
+    let config = ringkv_gossip::Config {
+        final_left: true,
+        ..test_config()
+    };
+    let mut sim = Sim::converged_cluster(6, 64, config);
+    let now = sim.now;
+    let out = sim.gossip_mut(0).remove("n03", now).unwrap();
+    sim.inject(0, out);
+    sim.run_until(Duration::from_secs(10), |sim| {
+        sim.all_see(3, Status::Left) && sim.gossip(3).status() == Status::Left
+    })
+    .expect("removed everywhere, and the removed node accepts it");
+    // Restarted from scratch with a higher incarnation, it still cannot come back.
+    sim.restart(3, 1_000, 0);
+    sim.run_for(Duration::from_secs(20), |sim| {
+        for i in sim.live().into_iter().filter(|i| *i != 3) {
+            assert_eq!(sim.status(i, 3), Some(Status::Left), "observer {i}");
+        }
+    });
+    assert_eq!(sim.gossip(3).status(), Status::Left);
 }

@@ -60,29 +60,6 @@ impl Ring {
             .collect()
     }
 
-    /// Each member's share of the hash space as first owner (primary), in member order: the
-    /// widths of its virtual nodes' arcs over `2^64`. The shares add up to 1 (0 members: empty).
-    pub fn primary_shares(&self) -> Vec<(&str, f64)> {
-        let tokens = self.tokens();
-        let mut widths = vec![0u128; self.members().len()];
-        for (i, (t, id)) in self.vnodes().enumerate() {
-            let prev = tokens[if i == 0 { tokens.len() - 1 } else { i - 1 }];
-            if let Ok(m) = self.members().binary_search_by(|x| x.as_str().cmp(id)) {
-                widths[m] += TokenRange {
-                    start: prev,
-                    end: t,
-                }
-                .width();
-            }
-        }
-        let whole = (1u128 << 64) as f64;
-        self.members()
-            .iter()
-            .zip(widths)
-            .map(|(id, w)| (id.as_str(), w as f64 / whole))
-            .collect()
-    }
-
     /// Which ranges move from whom to whom going from `self` to `next`, for replication `n`.
     ///
     /// Sorted by `(from, to, replica)`, then clockwise. See the module doc for the exact meaning.
@@ -183,32 +160,6 @@ fn coalesce(bounds: &[Token], segs: &[usize]) -> Vec<TokenRange> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn primary_shares_add_up_and_match_primary_ranges() {
-        assert!(
-            Ring::new(Vec::<String>::new(), 8)
-                .primary_shares()
-                .is_empty()
-        );
-        assert_eq!(Ring::new(["solo"], 1).primary_shares(), [("solo", 1.0)]);
-        let ring = Ring::new(["a", "b", "c"], 64);
-        let shares = ring.primary_shares();
-        let total: f64 = shares.iter().map(|(_, s)| s).sum();
-        assert!((total - 1.0).abs() < 1e-9, "{total}");
-        for (id, share) in shares {
-            let primary: u128 = ring.ranges_of(id, 1).iter().map(|(r, _)| r.width()).sum();
-            let expected = primary as f64 / (1u128 << 64) as f64;
-            assert!(
-                (share - expected).abs() < 1e-9,
-                "{id}: {share} vs {expected}"
-            );
-            assert!(
-                share > 0.1,
-                "64 tokens each spread the ring: {id} has {share}"
-            );
-        }
-    }
 
     #[test]
     fn coalesce_merges_runs_and_the_wrap() {

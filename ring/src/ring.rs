@@ -82,6 +82,29 @@ impl Ring {
             .map(|(&t, &m)| (t, self.members[m as usize].as_str()))
     }
 
+    /// Each member's share of the hash space as primary (first owner), in member order; the
+    /// shares sum to 1 (all 0 on an empty ring).
+    pub fn primary_shares(&self) -> Vec<(String, f64)> {
+        let mut widths = vec![0u128; self.members.len()];
+        for (i, (&token, &owner)) in self.tokens.iter().zip(&self.owners).enumerate() {
+            // Vnode i owns the arc (previous token, token], wrapping before the first one.
+            let width = match i {
+                0 => {
+                    let last = *self.tokens.last().unwrap_or(&token);
+                    (u128::from(u64::MAX) - u128::from(last)) + u128::from(token) + 1
+                }
+                _ => u128::from(token - self.tokens[i - 1]),
+            };
+            widths[owner as usize] += width;
+        }
+        let space = (u128::from(u64::MAX) + 1) as f64;
+        self.members
+            .iter()
+            .zip(widths)
+            .map(|(m, w)| (m.clone(), w as f64 / space))
+            .collect()
+    }
+
     /// The first `min(n, members)` distinct members clockwise from the key's token, wrapping.
     pub fn preference_list(&self, key: &[u8], n: usize) -> Vec<String> {
         self.preference_list_at(key_token(key), n)
@@ -208,6 +231,35 @@ mod tests {
 
     fn ids(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("node-{i}")).collect()
+    }
+
+    #[test]
+    fn primary_shares_sum_to_one_and_match_sampled_keys() {
+        let ring = Ring::new(ids(4), 64);
+        let shares = ring.primary_shares();
+        let total: f64 = shares.iter().map(|(_, s)| s).sum();
+        assert!((total - 1.0).abs() < 1e-9, "{total}");
+        let mut counts = std::collections::BTreeMap::new();
+        for i in 0..20_000 {
+            let key = format!("k{i}");
+            *counts
+                .entry(ring.preference_list(key.as_bytes(), 1)[0].clone())
+                .or_insert(0) += 1;
+        }
+        for (member, share) in &shares {
+            let sampled = f64::from(counts[member]) / 20_000.0;
+            assert!(
+                (sampled - share).abs() < 0.02,
+                "{member}: {sampled} vs {share}"
+            );
+        }
+        let one = Ring::new(ids(1), 8).primary_shares();
+        assert!((one[0].1 - 1.0).abs() < 1e-9);
+        assert!(
+            Ring::new(Vec::<String>::new(), 8)
+                .primary_shares()
+                .is_empty()
+        );
     }
 
     #[test]

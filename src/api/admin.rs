@@ -1,29 +1,31 @@
 //! Cluster and operations endpoints: `/healthcheck`, `/peers`, `/peers/healthcheck`,
 //! `/config`, `/metrics`.
 //!
-//! Membership changes and settings changes are applied here, persisted (on a blocking thread:
-//! they fsync), then pushed to every other member; members that miss a push catch up when the
-//! prober next exchanges views with them (see [`crate::prober`]).
+//! Membership and settings changes are made here and spread by gossip (see
+//! [`crate::membership`]): `POST /peers` asks the named node to join this node's cluster,
+//! `DELETE /peers/{id}` starts a member's leave (a background job, see
+//! [`crate::rebalance`]) and answers 202 at once, `PUT /config` publishes a new settings
+//! version that every live member adopts within a few rounds.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures::future::join_all;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ApiError;
-use crate::cluster::{Member, MemberInfo, normalize_url};
+use crate::cluster::{Phase, Status, normalize_url};
 use crate::config::Config;
+use crate::membership::MemberInfo;
 use crate::node::Node;
-use crate::replica::now_ms;
-use crate::rpc::MembershipMsg;
+use crate::rpc::AdoptRequest;
 
 /// `GET /healthcheck`.
 #[derive(Serialize, ToSchema)]
@@ -32,35 +34,65 @@ pub struct HealthOut {
     status: String,
     node_id: String,
     url: String,
-    /// Members in this node's view, itself included.
+    /// This node's ring phase: `joining`, `joined`, `normal`, `leaving`, `departing`, `left`.
+    #[schema(value_type = String)]
+    phase: Phase,
+    /// Members in this node's view that have not left, itself included.
     members: usize,
 }
 
 /// `GET /peers` and `POST /peers`.
 #[derive(Serialize, ToSchema)]
 pub struct PeersOut {
-    /// The other members' URLs.
+    /// The other members' URLs (members that have left are not listed).
     peers: Vec<String>,
-    /// Every member with what the failure detector believes about it.
+    /// Every member with its status, last heartbeat, ring share and data movement.
     members: Vec<MemberInfo>,
 }
 
-/// Liveness of this node.
-#[utoipa::path(get, path = "/healthcheck", tag = "cluster",
-    responses((status = 200, description = "The node is up and serving", body = HealthOut)))]
-pub async fn healthcheck(State(node): State<Arc<Node>>) -> Json<HealthOut> {
-    Json(HealthOut {
+/// `GET /healthcheck` query.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HealthQuery {
+    /// Answer 200 only when this node is a full member that serves reads (joined, not
+    /// joining, leaving or left), else 503: a readiness probe.
+    #[serde(default)]
+    #[param(nullable = false)]
+    ready: Option<bool>,
+}
+
+/// Liveness (and, with `?ready=true`, readiness) of this node.
+#[utoipa::path(get, path = "/healthcheck", tag = "cluster", params(HealthQuery),
+    responses(
+        (status = 200, description = "The node is up and serving", body = HealthOut),
+        (status = 400, description = "A malformed `ready`", body = super::ErrorBody),
+        (status = 503, description = "With `ready=true`: the node is not a full member yet (or any more)", body = super::ErrorBody),
+    ))]
+pub async fn healthcheck(
+    State(node): State<Arc<Node>>,
+    query: Result<Query<HealthQuery>, QueryRejection>,
+) -> Result<Json<HealthOut>, ApiError> {
+    let Query(q) = query?;
+    let phase = node.membership.phase();
+    if q.ready == Some(true) && !matches!(phase, Phase::Joined | Phase::Normal) {
+        return Err(ApiError::unavailable(format!(
+            "this node is not ready: its phase is {}",
+            serde_json::to_value(phase).unwrap_or_default()
+        )));
+    }
+    Ok(Json(HealthOut {
         status: "ok".into(),
         node_id: node.cluster.self_id.clone(),
         url: node.cluster.self_url.clone(),
-        members: node.cluster.view().members.len(),
-    })
+        phase,
+        members: node.cluster.view().all().len(),
+    }))
 }
 
 fn peers_out(node: &Node) -> PeersOut {
     PeersOut {
         peers: node.cluster.peers().into_iter().map(|m| m.url).collect(),
-        members: node.cluster.member_infos(now_ms()),
+        members: node.membership.member_infos(),
     }
 }
 
@@ -71,41 +103,19 @@ pub async fn get_peers(State(node): State<Arc<Node>>) -> Json<PeersOut> {
     Json(peers_out(&node))
 }
 
-/// This node's view as a message for other nodes.
-pub fn membership_msg(node: &Node) -> MembershipMsg {
-    MembershipMsg::of(&node.cluster)
-}
+/// How long `POST /peers` waits for the new member to appear in this node's view.
+const JOIN_WAIT: Duration = Duration::from_secs(5);
 
-/// Merges another node's view into ours on a blocking thread (it persists).
-pub async fn absorb(node: &Arc<Node>, msg: MembershipMsg) -> Result<(), ApiError> {
-    let cluster = node.cluster.clone();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let mut members = msg.members;
-        members.push(Member {
-            id: msg.id,
-            url: msg.url,
-        });
-        cluster.merge_members(&members, &msg.departed)?;
-        cluster.offer_settings(&msg.settings)?;
-        Ok(())
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?
-    .map_err(|e| {
-        tracing::error!("persisting the membership failed: {e:#}");
-        ApiError::internal("could not persist the membership")
-    })
-}
-
-/// Join the cluster of `peer_url` with this node's cluster.
+/// Join the node at `peer_url` (and the members of its cluster, if any) into this node's
+/// cluster.
 #[utoipa::path(post, path = "/peers", tag = "cluster", request_body = super::docs::JoinDoc,
     responses(
-        (status = 200, description = "Joined; the union of both clusters", body = PeersOut),
+        (status = 200, description = "The node is joining: it shows `joining` in `members` until it holds its ranges, then `alive`", body = PeersOut),
         (status = 400, description = "Bad JSON, or this node's own URL", body = super::ErrorBody),
         (status = 401, description = "A cluster secret is configured and X-Cluster-Secret is missing or wrong", body = super::ErrorBody),
-        (status = 409, description = "Already a member", body = super::ErrorBody),
+        (status = 409, description = "Already a member, or the node left a cluster (it must restart with a fresh data dir)", body = super::ErrorBody),
         (status = 415, description = "The body is not sent as application/json", body = super::ErrorBody),
-        (status = 422, description = "Missing or malformed `peer_url`, or no ringkv node that accepts us answers there", body = super::ErrorBody),
+        (status = 422, description = "Missing or malformed `peer_url`, or no ringkv node that accepts this one answers there", body = super::ErrorBody),
         (status = 502, description = "The peer answered with a server error", body = super::ErrorBody),
     ))]
 pub async fn join(
@@ -124,40 +134,59 @@ pub async fn join(
         })?;
     super::docs::check_peer_url(raw)?;
     let url = normalize_url(raw).map_err(ApiError::unprocessable)?;
-    let already = |id: &str, url: &str| {
-        node.cluster
-            .view()
-            .members
-            .iter()
-            .any(|(i, u)| i == id || u == url)
-    };
     if url == node.cluster.self_url {
         return Err(ApiError::bad_request(format!(
             "{url} is this node's own URL"
         )));
     }
-    if already("", &url) {
+    if node.membership.phase() == Phase::Left {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            format!("{url} is already a member"),
+            "this node left its cluster; start it with a fresh data dir to form or join one",
         ));
+    }
+    let conflict = |detail: String| ApiError::new(StatusCode::CONFLICT, detail);
+    let view = node.cluster.view();
+    if view.all().iter().any(|m| m.url == url) {
+        return Err(conflict(format!("{url} is already a member")));
     }
     let theirs = node
         .rpc
-        .membership(&url)
+        .identity(&url)
         .await
         .map_err(|e| unjoinable(&url, &e))?;
     if theirs.id == node.cluster.self_id {
         return Err(ApiError::bad_request(format!("{url} is this node")));
     }
-    if already(&theirs.id, &theirs.url) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!("{url} is already a member (as {})", theirs.id),
-        ));
+    if view.departed.contains(&theirs.id) || theirs.phase == Phase::Left {
+        return Err(conflict(format!(
+            "node `{}` at {url} left a cluster and cannot join again under that id; \
+             restart it with a fresh data dir (it gets a new id)",
+            theirs.id
+        )));
     }
-    absorb(&node, theirs).await?;
-    broadcast_membership(&node).await;
+    if view.members.contains_key(&theirs.id) {
+        return Err(conflict(format!(
+            "{url} is already a member (as {})",
+            theirs.id
+        )));
+    }
+    let mut seeds = vec![node.cluster.self_url.clone()];
+    seeds.extend(node.cluster.peers().into_iter().map(|m| m.url));
+    let adopt = AdoptRequest {
+        seeds,
+        bring_members: true,
+    };
+    node.rpc
+        .adopt(&url, &adopt)
+        .await
+        .map_err(|e| unjoinable(&url, &e))?;
+    let deadline = tokio::time::Instant::now() + JOIN_WAIT;
+    while !node.cluster.view().members.contains_key(&theirs.id)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     Ok(Json(peers_out(&node)))
 }
 
@@ -177,109 +206,171 @@ fn unjoinable(url: &str, e: &crate::rpc::RpcError) -> ApiError {
     )
 }
 
-/// Pushes our view to every other member (best effort; the prober repairs misses).
-pub async fn broadcast_membership(node: &Arc<Node>) {
-    let msg = membership_msg(node);
-    let peers = node.cluster.peers();
-    let pushes = peers.iter().map(|p| node.rpc.push_membership(&p.url, &msg));
-    for (peer, result) in peers.iter().zip(join_all(pushes).await) {
-        if let Err(e) = result {
-            tracing::warn!(peer = %peer.id, "membership push failed: {e}");
-        }
-    }
+/// `DELETE /peers/{id}` query.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LeaveQuery {
+    /// Remove a member that is dead and cannot hand off its data: its ranges are
+    /// re-replicated from the surviving replicas. Refused for a member that is alive.
+    #[serde(default)]
+    #[param(nullable = false)]
+    force: Option<bool>,
 }
 
-/// How long a forwarded leave may take (the leaving member hands off all of its data).
-const LEAVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// Make member `id` leave the cluster, after handing its data to the new owners.
+/// Start member `id`'s leave: it hands its data to the new owners in the background.
 #[utoipa::path(delete, path = "/peers/{id}", tag = "cluster",
-    params(("id" = String, Path, description = "The member's node id (see GET /peers)")),
+    params(("id" = String, Path, description = "The member's node id (see GET /peers), or its URL or host:port"), LeaveQuery),
     responses(
-        (status = 200, description = "The member handed off its data and left", body = PeersOut),
-        (status = 409, description = "The last member cannot leave", body = super::ErrorBody),
+        (status = 202, description = "The leave started: the member is `leaving` (progress in GET /peers' `movement`), then `left`", body = PeersOut),
         (status = 401, description = "A cluster secret is configured and X-Cluster-Secret is missing or wrong", body = super::ErrorBody),
         (status = 404, description = "No such member", body = super::ErrorBody),
-        (status = 503, description = "The member or a new owner was unreachable; nothing changed", body = super::ErrorBody),
+        (status = 400, description = "A malformed `force`", body = super::ErrorBody),
+        (status = 409, description = "The member is dead (use ?force=true), alive (no force), joining, or already left; the last member cannot leave; a node cannot force-remove itself", body = super::ErrorBody),
+        (status = 503, description = "The member could not be asked to leave", body = super::ErrorBody),
     ))]
 pub async fn leave(
     State(node): State<Arc<Node>>,
     Path(id): Path<String>,
-) -> Result<Json<PeersOut>, ApiError> {
-    let view = node.cluster.view();
-    let Some(url) = view.members.get(&id).cloned() else {
+    query: Result<Query<LeaveQuery>, QueryRejection>,
+) -> Result<(StatusCode, Json<PeersOut>), ApiError> {
+    let Query(q) = query?;
+    let force = q.force == Some(true);
+    let conflict = |detail: String| ApiError::new(StatusCode::CONFLICT, detail);
+    let Some(member) = node.membership.resolve(&id) else {
         return Err(ApiError::not_found(format!(
             "`{id}` is not a member of this cluster"
         )));
     };
-    if view.members.len() == 1 {
-        // A valid request the cluster's state forbids: 409, like other state conflicts.
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "the last member of a cluster cannot leave it",
+    let id = member.id.clone();
+    match member.status {
+        Status::Left => return Err(conflict(format!("member `{id}` has already left"))),
+        Status::Leaving if !force => return Ok((StatusCode::ACCEPTED, Json(peers_out(&node)))),
+        Status::Joining if !force => {
+            return Err(conflict(format!(
+                "member `{id}` is still joining; let it finish, then remove it"
+            )));
+        }
+        _ => {}
+    }
+    // Valid requests the cluster's state forbids: 409, like the other state conflicts.
+    if node.cluster.view().all().len() <= 1 {
+        return Err(conflict(
+            "the last member of a cluster cannot leave it".into(),
         ));
+    }
+    let dead = member.status == Status::Dead;
+    if force {
+        if id == node.cluster.self_id {
+            return Err(conflict(
+                "a node cannot force-remove itself; remove it through another member".into(),
+            ));
+        }
+        if !dead {
+            return Err(conflict(format!(
+                "member `{id}` is {}, not dead: remove it without force so it hands off its data",
+                serde_json::to_value(member.status).unwrap_or_default()
+            )));
+        }
+        node.membership
+            .remove(&id)
+            .map_err(|e| ApiError::not_found(e.to_string()))?;
+        tracing::info!(member = %id, "removed a dead member; its ranges are re-replicated");
+        return Ok((StatusCode::ACCEPTED, Json(peers_out(&node))));
+    }
+    if dead {
+        return Err(conflict(format!(
+            "member `{id}` is dead and cannot hand off its data: remove it with ?force=true"
+        )));
     }
     if id != node.cluster.self_id {
         node.rpc
-            .leave(&url, &id, LEAVE_TIMEOUT)
+            .leave(&member.url, &id, node.rpc.timeout() * 2)
             .await
-            .map_err(|e| {
-                ApiError::unavailable(format!(
-                    "member `{id}` must hand off its data before it leaves: {e}"
-                ))
+            .map_err(|e| match e {
+                // The member refused (e.g. it is the last one in its own view): its 4xx, not
+                // a 503 that would blame this node.
+                crate::rpc::RpcError::Status { status, detail, .. }
+                    if (400..500).contains(&status) =>
+                {
+                    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::CONFLICT);
+                    ApiError::new(status, format!("member `{id}` refused to leave: {detail}"))
+                }
+                e => {
+                    ApiError::unavailable(format!("member `{id}` could not be asked to leave: {e}"))
+                }
             })?;
-        depart(&node, id).await?;
-        return Ok(Json(peers_out(&node)));
+        return Ok((StatusCode::ACCEPTED, Json(peers_out(&node))));
     }
-    let moved = crate::leave::hand_off(&node)
-        .await
-        .map_err(|e| ApiError::unavailable(format!("{e}; this node is still a member")))?;
-    tracing::info!("handed off {moved} keys; leaving the cluster");
-    depart(&node, id).await?;
-    broadcast_membership(&node).await;
-    Ok(Json(peers_out(&node)))
-}
-
-async fn depart(node: &Arc<Node>, id: String) -> Result<(), ApiError> {
-    let cluster = node.cluster.clone();
-    tokio::task::spawn_blocking(move || cluster.depart(&id))
+    let membership = node.membership.clone();
+    tokio::task::spawn_blocking(move || membership.set_phase(Phase::Leaving))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| {
-            tracing::error!("persisting a departure failed: {e:#}");
-            ApiError::internal("could not persist the membership")
-        })
+            tracing::error!("persisting the phase failed: {e:#}");
+            ApiError::internal("could not persist the phase")
+        })?;
+    tracing::info!("leaving the cluster: handing off data in the background");
+    Ok((StatusCode::ACCEPTED, Json(peers_out(&node))))
 }
 
-/// Probe every other member now.
+/// What the failure detector believes about every other member right now.
 #[utoipa::path(get, path = "/peers/healthcheck", tag = "cluster",
-    responses((status = 200, description = "Each peer URL mapped to \"success\" or \"failure\"",
+    responses((status = 200, description = "Each peer URL mapped to \"success\" (alive, joining or leaving) or \"failure\" (suspect or dead)",
         body = BTreeMap<String, String>)))]
 pub async fn peers_healthcheck(State(node): State<Arc<Node>>) -> Json<BTreeMap<String, String>> {
-    let peers = node.cluster.peers();
-    let probes = peers.iter().map(|p| node.rpc.health(&p.url));
-    let results = join_all(probes).await;
-    let now = now_ms();
-    let mut out = BTreeMap::new();
-    for (peer, result) in peers.into_iter().zip(results) {
-        node.cluster.record_probe(&peer.id, result.is_ok(), now);
-        let verdict = if result.is_ok() { "success" } else { "failure" };
-        out.insert(peer.url, verdict.to_string());
-    }
+    let me = &node.cluster.self_id;
+    let out = node
+        .membership
+        .member_infos()
+        .into_iter()
+        .filter(|m| m.id != *me && m.status != Status::Left)
+        .map(|m| {
+            let ok = !matches!(m.status, Status::Suspect | Status::Dead);
+            (m.url, if ok { "success" } else { "failure" }.to_string())
+        })
+        .collect();
     Json(out)
+}
+
+/// The effective configuration and the settings version it comes from.
+#[derive(Serialize, ToSchema)]
+pub struct ConfigOut {
+    #[serde(flatten)]
+    config: Config,
+    /// Which settings version is in force: `version` counts `PUT /config` changes across the
+    /// cluster, `origin` is the node that made it (ties between concurrent changes go to the
+    /// greater origin, on every node).
+    settings_version: SettingsVersionOut,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SettingsVersionOut {
+    version: u64,
+    origin: String,
+}
+
+fn config_out(node: &Node) -> ConfigOut {
+    let settings = node.cluster.settings();
+    ConfigOut {
+        config: node.effective_config(),
+        settings_version: SettingsVersionOut {
+            version: settings.version,
+            origin: settings.origin.clone(),
+        },
+    }
 }
 
 /// The whole effective configuration.
 #[utoipa::path(get, path = "/config", tag = "cluster",
-    responses((status = 200, description = "The effective config", body = Config)))]
-pub async fn get_config(State(node): State<Arc<Node>>) -> Json<Config> {
-    Json(node.effective_config())
+    responses((status = 200, description = "The effective config and its settings version", body = ConfigOut)))]
+pub async fn get_config(State(node): State<Arc<Node>>) -> Json<ConfigOut> {
+    Json(config_out(&node))
 }
 
-/// Change hot settings; validated as a whole and propagated to every live member.
+/// Change hot settings; validated as a whole and spread to every live member by gossip.
 #[utoipa::path(put, path = "/config", tag = "cluster", request_body = super::docs::ConfigPatchDoc,
     responses(
-        (status = 200, description = "The new effective config", body = Config),
+        (status = 200, description = "The new effective config; `settings_version` names the version this change produced", body = ConfigOut),
         (status = 400, description = "The body is not JSON", body = super::ErrorBody),
         (status = 401, description = "A cluster secret is configured and X-Cluster-Secret is missing or wrong", body = super::ErrorBody),
         (status = 415, description = "The body is not sent as application/json", body = super::ErrorBody),
@@ -289,7 +380,7 @@ pub async fn put_config(
     State(node): State<Arc<Node>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Config>, ApiError> {
+) -> Result<Json<ConfigOut>, ApiError> {
     super::extract::require_json(&headers)?;
     let patch: serde_json::Value = serde_json::from_slice(&body?)
         .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
@@ -299,24 +390,21 @@ pub async fn put_config(
         .settings
         .patched(&patch)
         .map_err(ApiError::unprocessable)?;
-    let cluster = node.cluster.clone();
-    let versioned = tokio::task::spawn_blocking(move || cluster.change_settings(next))
+    let membership = node.membership.clone();
+    let versioned = tokio::task::spawn_blocking(move || membership.change_settings(next))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| {
-            tracing::error!("persisting settings failed: {e:#}");
+            tracing::error!("changing settings failed: {e:#}");
             ApiError::internal("could not persist the settings")
         })?;
-    let peers = node.cluster.peers();
-    let pushes = peers
-        .iter()
-        .map(|p| node.rpc.push_settings(&p.url, &versioned));
-    for (peer, result) in peers.iter().zip(join_all(pushes).await) {
-        if let Err(e) = result {
-            tracing::warn!(peer = %peer.id, "settings push failed (the prober retries): {e}");
-        }
-    }
-    Ok(Json(node.effective_config()))
+    let mut out = config_out(&node);
+    out.config.set_settings(&versioned.settings);
+    out.settings_version = SettingsVersionOut {
+        version: versioned.version,
+        origin: versioned.origin,
+    };
+    Ok(Json(out))
 }
 
 /// Prometheus metrics.
@@ -324,8 +412,6 @@ pub async fn put_config(
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(node): State<Arc<Node>>) -> Response {
     let stats = node.replica.stats();
-    let text = node
-        .metrics
-        .render(&stats, node.cluster.view().members.len());
+    let text = node.metrics.render(&stats, node.cluster.view().all().len());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -66,7 +66,7 @@ pub struct QuorumPatch {
     w: Option<u64>,
 }
 
-/// `gossip` in a config patch.
+/// `gossip` in a config patch; `failure_timeout_ms` must stay at least `interval_ms`.
 #[derive(ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
@@ -75,6 +75,11 @@ pub struct GossipPatch {
     interval_ms: Option<u64>,
     #[schema(nullable = false, minimum = 1, maximum = 9_223_372_036_854_775_807_u64)]
     failure_timeout_ms: Option<u64>,
+    #[schema(nullable = false, minimum = 1, maximum = 9_223_372_036_854_775_807_u64)]
+    suspect_timeout_ms: Option<u64>,
+    /// Peers contacted per gossip round.
+    #[schema(nullable = false, minimum = 1, maximum = 64)]
+    fanout: Option<u64>,
 }
 
 /// `anti_entropy` in a config patch.

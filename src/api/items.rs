@@ -50,8 +50,8 @@ pub struct AppendBodyDoc {
     /// Seconds until the value expires; null or absent: never.
     #[schema(minimum = 1, maximum = 3_153_600_000_u64)]
     ttl: Option<u64>,
-    /// Accepted for symmetry with PUT and ignored: an append always reads the current value.
-    #[schema(pattern = r"^[A-Za-z0-9_-]*$", max_length = 65536)]
+    /// Accepted for symmetry with PUT (any string) and ignored: an append always reads the
+    /// current value.
     context: Option<String>,
 }
 
@@ -190,9 +190,10 @@ pub async fn put_item(
 ) -> Result<Response, ApiError> {
     let (r, w) = query?.parse(node.n())?;
     extract::require_json(&headers)?;
-    let condition = extract::condition(&headers)?;
-    let header_ctx = extract::context_header(&headers)?;
+    // Malformed input (400, 413, 415, 422) is reported before a precondition can fail (412).
     let body = extract::write_body(&body?, node.config.max_value_bytes)?;
+    let header_ctx = extract::context_header(&headers)?;
+    let condition = extract::condition(&headers)?;
     let context = match header_ctx {
         Some(h) => Some(h),
         None => match body.context {
@@ -209,7 +210,7 @@ pub async fn put_item(
         condition,
         r,
         w,
-        forwarded: false,
+        hops: 0,
     };
     written(&key, node.coordinator.write(req).await?)
 }
@@ -274,7 +275,7 @@ pub async fn delete_item(
         condition: None,
         r,
         w,
-        forwarded: false,
+        hops: 0,
     };
     let outcome = node.coordinator.write(req).await?;
     Ok(with_context(
@@ -319,7 +320,7 @@ pub async fn append_item(
         condition: None,
         r,
         w,
-        forwarded: false,
+        hops: 0,
     };
     written(&key, node.coordinator.write(req).await?)
 }

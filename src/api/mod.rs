@@ -11,6 +11,7 @@ mod dashboard;
 mod docs;
 mod error;
 pub mod extract;
+mod internal;
 mod items;
 mod openapi;
 
@@ -54,7 +55,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .layer(DefaultBodyLimit::max(body_limit));
     Router::new()
         .merge(public)
-        .merge(crate::rpc::routes::router(node.config.max_value_bytes))
+        .merge(internal::router(node.config.max_value_bytes))
         .route("/openapi.json", get(openapi::serve))
         .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")))
         .fallback(error::no_route)
@@ -63,8 +64,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .with_state(node)
 }
 
-/// The header carrying the cluster secret.
-pub const SECRET_HEADER: &str = "x-cluster-secret";
+pub use crate::rpc::SECRET_HEADER;
 
 /// True for the requests a configured cluster secret protects: node-to-node traffic and the
 /// admin writes.
@@ -125,8 +125,13 @@ async fn guard(State(node): State<Arc<Node>>, req: Request, next: Next) -> Respo
             .observe(method.as_str(), &route, 401, started.elapsed());
         return e.into_response();
     }
-    let response = match tokio::time::timeout(backstop, node.limiter.clone().acquire_owned()).await
-    {
+    // Node-to-node calls have their own admission limit, so clients cannot starve them.
+    let limiter = if req.uri().path().starts_with("/internal/") {
+        node.internal_limiter.clone()
+    } else {
+        node.limiter.clone()
+    };
+    let response = match tokio::time::timeout(backstop, limiter.acquire_owned()).await {
         Ok(Ok(_permit)) => match tokio::time::timeout(backstop, next.run(req)).await {
             Ok(response) => response,
             Err(_) => ApiError::unavailable("the request timed out").into_response(),

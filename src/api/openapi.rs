@@ -89,8 +89,14 @@ pub fn document(n: usize) -> Value {
             }
         }
     }
-    doc["components"]["schemas"]["JoinDoc"]["properties"]["peer_url"]["pattern"] =
-        super::docs::PEER_URL_PATTERN.into();
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["JoinDoc"]["properties"]["peer_url"]["pattern"] = super::docs::PEER_URL_PATTERN.into();
+    // `Config` denies unknown keys when a config file is parsed, so its derived schema says
+    // `additionalProperties: false`; as the base of `ConfigOut` (allOf Config + settings_version)
+    // that would forbid `settings_version` itself. No request body uses `Config`.
+    if let Some(config) = schemas["Config"].as_object_mut() {
+        config.remove("additionalProperties");
+    }
     doc
 }
 

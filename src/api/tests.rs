@@ -39,7 +39,7 @@ impl Harness {
             ..Config::default()
         };
         config.resolve(1).unwrap();
-        let node = crate::server::open_node(config).await.unwrap();
+        let (node, _) = crate::server::open_node(config).await.unwrap();
         Harness {
             app: super::router(node.clone()),
             _node: node,

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::join_all;
 use ringkv_versions::VersionSet;
 use tokio::time::Instant;
 
+use super::quorum::Fanout;
 use super::{CoordError, Coordinator};
 use crate::cluster::Member;
 use crate::replica::now_ms;
@@ -31,7 +31,9 @@ impl Coordinator {
         limit: usize,
     ) -> Result<Page, CoordError> {
         let deadline = Instant::now() + self.request_timeout;
-        let members = self.cluster.view().all();
+        let view = self.serving_view()?;
+        let _op = view.op();
+        let members = view.all();
         let n = self.cluster.settings().settings.quorum.n;
         let tolerated = n.min(members.len()).saturating_sub(1);
         let mut cursor = after;
@@ -44,7 +46,7 @@ impl Coordinator {
                 limit: want,
             };
             let pages = self.scan_all(&members, &req, deadline).await;
-            let failed = pages.iter().filter(|p| p.is_none()).count();
+            let failed = members.len() - pages.len();
             if failed > tolerated {
                 self.metrics.quorum_failure("list");
                 return Err(CoordError::Quorum {
@@ -54,7 +56,6 @@ impl Coordinator {
                     asked: members.len(),
                 });
             }
-            let pages: Vec<_> = pages.into_iter().flatten().collect();
             // Keys up to the horizon are complete: every member has sent all of its keys
             // below it. Past it, a member with a full page may hold keys we have not seen.
             let horizon = pages
@@ -98,33 +99,21 @@ impl Coordinator {
         })
     }
 
-    /// One scan request to every member (the local store for this node); `None` for failures.
+    /// One scan request to every member (the local store for this node): the pages of those
+    /// that answered by `deadline`.
     async fn scan_all(
         &self,
         members: &[Member],
         req: &ScanRequest,
         deadline: Instant,
-    ) -> Vec<Option<Vec<(String, VersionSet)>>> {
-        join_all(members.iter().map(|m| async move {
-            let call = async {
-                if self.is_self(m) {
-                    self.replica
-                        .scan(&req.prefix, req.after.clone(), req.limit)
-                        .await
-                        .map_err(|e| e.to_string())
-                } else {
-                    self.rpc.scan(&m.url, req).await.map_err(|e| e.to_string())
-                }
-            };
-            match tokio::time::timeout_at(deadline, call).await {
-                Ok(Ok(page)) => Some(page),
-                Ok(Err(e)) => {
-                    tracing::debug!(peer = %m.id, "scan failed: {e}");
-                    None
-                }
-                Err(_) => None,
-            }
-        }))
-        .await
+    ) -> Vec<Vec<(String, VersionSet)>> {
+        let (replicas, shared) = (self.replicas.clone(), std::sync::Arc::new(req.clone()));
+        let mut fanout = Fanout::start(&self.bg, members.to_vec(), members.len(), move |m| {
+            let (replicas, req) = (replicas.clone(), shared.clone());
+            async move { replicas.scan(&m, &req).await }
+        });
+        let all = members.len();
+        fanout.until(deadline, None, |ok| ok.len() == all).await;
+        fanout.ok.into_iter().map(|(_, page)| page).collect()
     }
 }

@@ -2,9 +2,12 @@
 //! Any node coordinates any request; there is no leader.
 //!
 //! **Placement.** The key's preference list is the first `n` distinct members clockwise from
-//! its token on the ring ([`crate::cluster::View::preference_list`]). When the cluster has
+//! its token on the read ring ([`crate::cluster::View::placement`]). When the cluster has
 //! fewer than `n` members the list is shorter, and R and W are capped at its length (a single
-//! node with the default `n=3, r=w=2` still serves).
+//! node with the default `n=3, r=w=2` still serves). While a member joins or leaves, a write
+//! also goes to the key's lists in the other rings and needs W acks in each (see
+//! `cluster.rs`). Members the failure detector marks dead fail at once (`replicas.rs`); every
+//! fan-out goes through `quorum.rs`.
 //!
 //! **Reads** (`read.rs`). Ask all replicas of the list in parallel; answer once R have replied
 //! (an "I have nothing" reply counts), merging their version sets: 200 with one live value, 300
@@ -14,8 +17,10 @@
 //! or was missing.
 //!
 //! **Writes** (`write.rs`). A new version is minted by exactly one replica of the key: this node
-//! if it is in the list, else the write is forwarded whole to the first reachable replica
-//! (`/internal/coordinate`). That replica runs `VersionSet::update(ctx, value, expiry, its id,
+//! if it is in the read list, else the write is forwarded whole to the first reachable replica
+//! (`/internal/coordinate`), which forwards it again if its own view disagrees (a bounded
+//! number of hops); a forward is retried on another replica only when it never reached the
+//! first (a connection refused), so a write is never applied twice by two coordinators. That replica runs `VersionSet::update(ctx, value, expiry, its id,
 //! now)` atomically on its stored set, then sends the resulting set to the other N-1 replicas,
 //! which merge it. The answer comes after W acknowledgements, the coordinator's own included,
 //! or a 503 naming got/needed once `request_timeout` passes; sends still in flight keep going
@@ -65,22 +70,24 @@
 //! key is skipped between pages; memory per page is bounded by members x (limit+1) sets.
 
 mod list;
+mod quorum;
 mod read;
+mod replicas;
 mod write;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ringkv_versions::VersionSet;
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Cluster, Member};
+use crate::background::Background;
+use crate::cluster::{Cluster, Member, Phase, View};
 use crate::metrics::Metrics;
 use crate::replica::Replica;
 use crate::rpc::RpcClient;
-use crate::rpc::wire::MergeAck;
 
 pub use list::Page;
+pub use replicas::Replicas;
 pub use write::{Condition, ForwardedOutcome, WriteKind, WriteOutcome, WriteRequest};
 
 /// Why the coordinator could not do what was asked. Serialisable: a forwarded write brings its
@@ -117,28 +124,41 @@ pub enum CoordError {
 pub struct Coordinator {
     cluster: Arc<Cluster>,
     replica: Replica,
+    replicas: Replicas,
     rpc: RpcClient,
     metrics: Arc<Metrics>,
+    bg: Arc<Background>,
     request_timeout: Duration,
     max_value_bytes: usize,
 }
 
+/// What the coordinator is built from.
+pub struct Parts {
+    pub cluster: Arc<Cluster>,
+    pub replica: Replica,
+    pub rpc: RpcClient,
+    pub metrics: Arc<Metrics>,
+    pub bg: Arc<Background>,
+    pub request_timeout: Duration,
+    pub max_value_bytes: usize,
+}
+
 impl Coordinator {
-    pub fn new(
-        cluster: Arc<Cluster>,
-        replica: Replica,
-        rpc: RpcClient,
-        metrics: Arc<Metrics>,
-        request_timeout: Duration,
-        max_value_bytes: usize,
-    ) -> Coordinator {
+    pub fn new(parts: Parts) -> Coordinator {
+        let replicas = Replicas {
+            cluster: parts.cluster.clone(),
+            replica: parts.replica.clone(),
+            rpc: parts.rpc.clone(),
+        };
         Coordinator {
-            cluster,
-            replica,
-            rpc,
-            metrics,
-            request_timeout,
-            max_value_bytes,
+            cluster: parts.cluster,
+            replica: parts.replica,
+            replicas,
+            rpc: parts.rpc,
+            metrics: parts.metrics,
+            bg: parts.bg,
+            request_timeout: parts.request_timeout,
+            max_value_bytes: parts.max_value_bytes,
         }
     }
 
@@ -146,40 +166,14 @@ impl Coordinator {
         m.id == self.cluster.self_id
     }
 
-    /// One replica's set of `key`: the local store for this node, an RPC otherwise.
-    async fn read_from(&self, m: &Member, key: &str) -> Result<Option<VersionSet>, String> {
-        if self.is_self(m) {
-            self.replica.read(key).await.map_err(|e| e.to_string())
-        } else {
-            self.rpc.read(&m.url, key).await.map_err(|e| e.to_string())
-        }
-    }
-
-    /// Merges `set` (with its encoding) into one replica's copy of `key`; the ack says what
-    /// that copy held before.
-    async fn merge_into(
-        &self,
-        m: &Member,
-        key: &str,
-        set: &VersionSet,
-        encoded: &[u8],
-    ) -> Result<MergeAck, String> {
-        if self.is_self(m) {
-            let limits = self.cluster.settings().settings.versioning.limits();
-            self.replica
-                .merge(key, set.clone(), limits)
-                .await
-                .map(|merged| MergeAck {
-                    prior_live: merged.prior_live,
-                    covered: merged.covered,
-                    set: (!merged.covered).then_some(merged.set),
-                })
-                .map_err(|e| e.to_string())
-        } else {
-            self.rpc
-                .merge(&m.url, key, encoded)
-                .await
-                .map_err(|e| e.to_string())
+    /// The view to serve a request with, unless this node has left the cluster.
+    fn serving_view(&self) -> Result<Arc<View>, CoordError> {
+        let view = self.cluster.view();
+        match view.phase_of(&self.cluster.self_id) {
+            Some(Phase::Left) | None => Err(CoordError::Unavailable(
+                "this node has left the cluster; send requests to one of its members".into(),
+            )),
+            _ => Ok(view),
         }
     }
 }

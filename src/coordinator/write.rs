@@ -1,16 +1,19 @@
 //! Writes: PUT, DELETE and append (see the module docs of [`crate::coordinator`]).
 
-use futures::stream::{FuturesUnordered, StreamExt};
 use ringkv_versions::{Context, Value, VersionSet};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::read::Fanout;
+use super::quorum::Fanout;
+use super::read::Ask;
 use super::{CoordError, Coordinator, effective_quorum};
-use crate::cluster::Member;
+use crate::cluster::{Member, Placement};
 use crate::payload;
 use crate::replica::now_ms;
 use crate::rpc::wire::MergeAck;
+
+/// How many times a write may be forwarded before it is refused (a view changing under it).
+const MAX_HOPS: u8 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WriteKind {
@@ -41,8 +44,10 @@ pub struct WriteRequest {
     pub condition: Option<Condition>,
     pub r: Option<usize>,
     pub w: Option<usize>,
-    /// Set by the node that forwarded it: coordinate here even if our view disagrees.
-    pub forwarded: bool,
+    /// How many nodes forwarded it so far (a node that is not a replica in its own view
+    /// forwards again, up to [`MAX_HOPS`]).
+    #[serde(default)]
+    pub hops: u8,
 }
 
 /// What a successful write returns.
@@ -60,32 +65,48 @@ pub struct WriteOutcome {
 pub type ForwardedOutcome = Result<WriteOutcome, CoordError>;
 
 impl Coordinator {
-    /// PUT, DELETE or append: coordinated here when this node replicates the key, else by the
-    /// first reachable replica.
+    /// PUT, DELETE or append: coordinated here when this node is in the key's read list (it
+    /// holds the key's data), else by the first reachable member of that list.
     pub async fn write(&self, req: WriteRequest) -> Result<WriteOutcome, CoordError> {
-        let settings = self.cluster.settings().settings;
-        let pref = self
-            .cluster
-            .view()
-            .preference_list(&req.key, settings.quorum.n);
-        if req.forwarded || pref.iter().any(|m| self.is_self(m)) {
-            self.write_here(req, &pref).await
+        let view = self.serving_view()?;
+        let _op = view.op();
+        let n = self.cluster.settings().settings.quorum.n;
+        let placement = view.placement(&req.key, n);
+        if placement.read.is_empty() {
+            return Err(CoordError::Unavailable(
+                "the key has no replica that serves reads yet (every member is joining)".into(),
+            ));
+        }
+        if placement.read.iter().any(|m| self.is_self(m)) {
+            self.write_here(req, &placement).await
         } else {
-            self.forward(req, &pref).await
+            self.forward(req, &placement.read).await
         }
     }
 
     async fn forward(
         &self,
         mut req: WriteRequest,
-        pref: &[Member],
+        read: &[Member],
     ) -> Result<WriteOutcome, CoordError> {
-        req.forwarded = true;
+        if req.hops >= MAX_HOPS {
+            return Err(CoordError::Unavailable(
+                "the cluster membership is changing: no replica of the key accepted the write; retry"
+                    .into(),
+            ));
+        }
+        req.hops += 1;
         let timeout = self.request_timeout + self.rpc.timeout();
         let mut last = String::from("the key has no replicas");
-        for m in pref {
+        for m in read {
+            if self.cluster.view().is_dead(&m.id) {
+                last = format!("{} is down", m.id);
+                continue;
+            }
             match self.rpc.coordinate(&m.url, &req, timeout).await {
                 Ok(outcome) => return outcome,
+                // Only a request that certainly never reached the replica may go to another
+                // one: a write that may have been applied must not be applied twice.
                 Err(e) if e.never_sent() => last = e.to_string(),
                 Err(e) => {
                     return Err(CoordError::Unavailable(format!(
@@ -102,7 +123,7 @@ impl Coordinator {
     async fn write_here(
         &self,
         req: WriteRequest,
-        pref: &[Member],
+        placement: &Placement,
     ) -> Result<WriteOutcome, CoordError> {
         let settings = self.cluster.settings().settings;
         let deadline = Instant::now() + self.request_timeout;
@@ -114,17 +135,18 @@ impl Coordinator {
         };
         let needs_read =
             client_ctx.is_none() || req.condition.is_some() || req.kind != WriteKind::Put;
-        let w = effective_quorum(req.w.unwrap_or(settings.quorum.w), pref.len());
+        let w = req.w.unwrap_or(settings.quorum.w);
         if needs_read && req.kind == WriteKind::Put && req.condition.is_none() && req.r.is_none() {
-            return self.put_without_context(req, pref, w, deadline).await;
+            return self.put_without_context(req, placement, w, deadline).await;
         }
+        let pref = &placement.read;
         let read = if needs_read {
             // The context read asks for R replies, but never more than the W the write itself
             // needs: a `w=1` write succeeds with only its coordinator up.
             let r = req.r.unwrap_or_else(|| settings.quorum.r.min(w));
             let needed = effective_quorum(r, pref.len());
             let replies = self
-                .quorum_read(&req.key, needed, pref, deadline, Fanout::Quorum)
+                .quorum_read(&req.key, needed, pref, deadline, Ask::Quorum)
                 .await;
             let replies = replies.map_err(|e| match e {
                 CoordError::Quorum {
@@ -187,7 +209,7 @@ impl Coordinator {
             Some(live) => !live,
             None => !updated.prior.as_ref().is_some_and(|p| p.is_live(now)),
         };
-        self.replicate(&req.key, &updated.set, pref, w, deadline)
+        self.replicate(&req.key, &updated.set, placement, w, deadline)
             .await?;
         Ok(WriteOutcome {
             created,
@@ -203,7 +225,7 @@ impl Coordinator {
     async fn put_without_context(
         &self,
         req: WriteRequest,
-        pref: &[Member],
+        placement: &Placement,
         w: usize,
         deadline: Instant,
     ) -> Result<WriteOutcome, CoordError> {
@@ -213,7 +235,7 @@ impl Coordinator {
         let limits = self.cluster.settings().settings.versioning.limits();
         let first = self.update_here(&req.key, None, &planned, limits).await?;
         let acks = self
-            .replicate(&req.key, &first.set, pref, w, deadline)
+            .replicate(&req.key, &first.set, placement, w, deadline)
             .await?;
         let live_before = first.prior.as_ref().is_some_and(|p| p.is_live(now))
             || acks.iter().any(|a| a.prior_live);
@@ -231,7 +253,7 @@ impl Coordinator {
             let second = self
                 .update_here(&req.key, Some(ctx), &planned, limits)
                 .await?;
-            self.replicate(&req.key, &second.set, pref, w, deadline)
+            self.replicate(&req.key, &second.set, placement, w, deadline)
                 .await?;
             second.set
         } else {
@@ -269,53 +291,58 @@ impl Coordinator {
             })
     }
 
-    /// Sends the coordinator's new set to the other replicas; returns the other replicas' acks
-    /// once `needed` acks (ours included) arrived. Sends still in flight then finish in the
-    /// background.
+    /// Sends the coordinator's new set to the key's other replicas; returns their acks once
+    /// every write list of the placement holds `w` acks (ours included where we belong).
+    /// Sends still in flight then finish in the background.
     async fn replicate(
         &self,
         key: &str,
         set: &VersionSet,
-        pref: &[Member],
-        needed: usize,
+        placement: &Placement,
+        w: usize,
         deadline: Instant,
     ) -> Result<Vec<MergeAck>, CoordError> {
         let encoded = std::sync::Arc::new(set.encode());
-        let set = std::sync::Arc::new(set.clone());
-        let mut pending: FuturesUnordered<_> = pref
+        let shared = std::sync::Arc::new(set.clone());
+        let others: Vec<Member> = placement
+            .writes
             .iter()
             .filter(|m| !self.is_self(m))
             .cloned()
-            .map(|m| {
-                let (this, key, set, encoded) =
-                    (self.clone(), key.to_string(), set.clone(), encoded.clone());
-                tokio::spawn(async move {
-                    let result = this.merge_into(&m, &key, &set, &encoded).await;
-                    if let Err(e) = &result {
-                        tracing::debug!(peer = %m.id, "replicating `{key}` failed: {e}");
-                    }
-                    result
-                })
-            })
             .collect();
-        let mut acks = Vec::new();
-        while acks.len() + 1 < needed {
-            match tokio::time::timeout_at(deadline, pending.next()).await {
-                Ok(Some(Ok(Ok(ack)))) => acks.push(ack),
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => break,
-            }
-        }
-        if acks.len() + 1 < needed {
+        let (replicas, k) = (self.replicas.clone(), key.to_string());
+        let mut fanout = Fanout::start(&self.bg, others.clone(), others.len(), move |m: Member| {
+            let (replicas, key, set, encoded) =
+                (replicas.clone(), k.clone(), shared.clone(), encoded.clone());
+            async move { replicas.merge(&m, &key, &set, &encoded).await }
+        });
+        let me = self.cluster.self_id.clone();
+        let acks_in = |list: &[Member], ok: &[(Member, MergeAck)]| {
+            let own = usize::from(list.iter().any(|m| m.id == me));
+            own + ok
+                .iter()
+                .filter(|(m, _)| list.iter().any(|l| l.id == m.id))
+                .count()
+        };
+        let sets = &placement.write_sets;
+        let enough = |ok: &[(Member, MergeAck)]| {
+            sets.iter()
+                .all(|list| acks_in(list, ok) >= effective_quorum(w, list.len()))
+        };
+        if !fanout.until(deadline, None, enough).await {
             self.metrics.quorum_failure("write");
+            let short = sets
+                .iter()
+                .find(|list| acks_in(list, &fanout.ok) < effective_quorum(w, list.len()))
+                .unwrap_or(&placement.read);
             return Err(CoordError::Quorum {
                 op: "write".into(),
-                got: acks.len() + 1,
-                needed,
-                asked: pref.len(),
+                got: acks_in(short, &fanout.ok),
+                needed: effective_quorum(w, short.len()),
+                asked: short.len(),
             });
         }
-        Ok(acks)
+        Ok(fanout.ok.into_iter().map(|(_, ack)| ack).collect())
     }
 }
 

@@ -8,8 +8,7 @@ use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
 use ringkv_versions::VersionSet;
 
-use super::{MembershipMsg, ScanRequest, wire};
-use crate::settings::VersionedSettings;
+use super::{AdoptRequest, Identity, MoveRequest, ScanRequest, wire};
 
 /// Why a call to another node failed.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +52,7 @@ impl RpcClient {
         if let Some(secret) = secret {
             let mut value = reqwest::header::HeaderValue::from_str(secret)?;
             value.set_sensitive(true);
-            headers.insert(crate::api::SECRET_HEADER, value);
+            headers.insert(super::SECRET_HEADER, value);
         }
         let http = reqwest::Client::builder()
             .default_headers(headers)
@@ -211,34 +210,70 @@ impl RpcClient {
         Self::json(&url, &bytes)
     }
 
-    /// The peer's view of the cluster (also the failure detector's probe).
-    pub async fn membership(&self, base: &str) -> Result<MembershipMsg, RpcError> {
-        let url = format!("{base}/internal/membership");
+    /// Delivers one gossip message; the peer's replies come back.
+    pub async fn gossip(
+        &self,
+        base: &str,
+        message: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<Vec<u8>>, RpcError> {
+        let url = format!("{base}/internal/gossip");
+        let bytes = self
+            .call_ok(
+                reqwest::Method::POST,
+                &url,
+                Some((message, OCTETS)),
+                timeout,
+            )
+            .await?;
+        wire::decode_frames(&bytes).map_err(|e| Self::undecodable(&url, e))
+    }
+
+    /// Who the peer is and which members it knows.
+    pub async fn identity(&self, base: &str) -> Result<Identity, RpcError> {
+        let url = format!("{base}/internal/identity");
         let bytes = self
             .call_ok(reqwest::Method::GET, &url, None, self.timeout)
             .await?;
         Self::json(&url, &bytes)
     }
 
-    /// Pushes our view; the peer merges it and answers with its own.
-    pub async fn push_membership(
-        &self,
-        base: &str,
-        msg: &MembershipMsg,
-    ) -> Result<MembershipMsg, RpcError> {
-        let url = format!("{base}/internal/membership");
-        let bytes = self.post_json(&url, msg, self.timeout).await?;
+    /// Asks the peer to join the cluster of `req.seeds`.
+    pub async fn adopt(&self, base: &str, req: &AdoptRequest) -> Result<Identity, RpcError> {
+        let url = format!("{base}/internal/adopt");
+        let bytes = self.post_json(&url, req, self.timeout * 3).await?;
         Self::json(&url, &bytes)
     }
 
-    /// Offers new settings to the peer.
-    pub async fn push_settings(
+    /// One page of the keys the peer must send `req.target` for a change of ownership.
+    pub async fn move_page(
         &self,
         base: &str,
-        settings: &VersionedSettings,
+        req: &MoveRequest,
+    ) -> Result<wire::MovePage, RpcError> {
+        let url = format!("{base}/internal/move");
+        let bytes = self.post_json(&url, req, self.timeout * 5).await?;
+        wire::MovePage::decode(&bytes).map_err(|e| Self::undecodable(&url, e))
+    }
+
+    /// Merges many `(key, encoded set)` entries into the peer's copies.
+    pub async fn merge_batch(
+        &self,
+        base: &str,
+        entries: &[(String, Vec<u8>)],
     ) -> Result<(), RpcError> {
-        let url = format!("{base}/internal/settings");
-        self.post_json(&url, settings, self.timeout).await?;
+        let url = format!("{base}/internal/merge-batch");
+        let mut body = Vec::with_capacity(entries.iter().map(|(k, s)| k.len() + s.len() + 8).sum());
+        for (key, set) in entries {
+            wire::put_entry(&mut body, key, set);
+        }
+        self.call_ok(
+            reqwest::Method::POST,
+            &url,
+            Some((body, OCTETS)),
+            self.timeout * 5,
+        )
+        .await?;
         Ok(())
     }
 

@@ -1,30 +1,35 @@
-//! Node-to-node traffic: the client ([`client::RpcClient`]), the `/internal/...` routes that
-//! answer it ([`routes`]), and the message types and binary frames they share.
+//! Node-to-node traffic: the client ([`client::RpcClient`]) and the message types and binary
+//! frames it shares with the `/internal/...` routes that answer it (`api/internal.rs`). Nothing
+//! here knows the HTTP server.
 //!
-//! The hot paths (replica reads, merges, scans) carry version sets as compact binary frames
-//! (see [`wire`]); the rare control messages (membership, settings, forwarded writes) are JSON.
-//! Every call has a timeout; connections are pooled and kept alive.
+//! The hot paths (replica reads, merges, scans, data movement) carry version sets as compact
+//! binary frames (see [`wire`]); gossip carries the gossip crate's own encoding; the rare
+//! control messages (forwarded writes, joins) are JSON. Every call has a timeout; connections
+//! are pooled and kept alive.
 //!
 //! | route | body | answer |
 //! |---|---|---|
-//! | `POST /internal/read` | the key (raw UTF-8) | 200 set bytes, 404 none |
-//! | `POST /internal/merge` | one [`wire`] entry | 204 |
+//! | `POST /internal/gossip` | one gossip message | 200 [`wire`] frames: the replies |
+//! | `POST /internal/read` | the key (raw UTF-8) | 200 set bytes, 404 none, 503 not ready |
+//! | `POST /internal/merge` | one [`wire`] entry | 200 [`wire::MergeAck`] |
+//! | `POST /internal/merge-batch` | [`wire`] entries | 204 |
 //! | `POST /internal/scan` | JSON [`ScanRequest`] | 200 [`wire`] entries |
+//! | `POST /internal/move` | JSON [`MoveRequest`] | 200 [`wire::MovePage`] |
 //! | `POST /internal/coordinate` | JSON [`crate::coordinator::WriteRequest`] | JSON outcome or error |
-//! | `GET /internal/membership` | - | JSON [`MembershipMsg`] |
-//! | `POST /internal/membership` | JSON [`MembershipMsg`] | JSON [`MembershipMsg`] (ours after the merge) |
-//! | `POST /internal/settings` | JSON settings | 204 |
+//! | `GET /internal/identity` | - | JSON [`Identity`] |
+//! | `POST /internal/adopt` | JSON [`AdoptRequest`] | JSON [`Identity`] (after it started joining) |
 
 pub mod client;
-pub mod routes;
 pub mod wire;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::Member;
-use crate::settings::VersionedSettings;
+use crate::cluster::{Member, Phase};
 
 pub use client::{RpcClient, RpcError};
+
+/// The header carrying the cluster secret on node-to-node calls and admin writes.
+pub const SECRET_HEADER: &str = "x-cluster-secret";
 
 /// One page request of a replica's local keys.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,27 +40,37 @@ pub struct ScanRequest {
     pub limit: usize,
 }
 
-/// What a node says about the cluster: who it is, whom it knows, and its settings.
+/// Who a node is, as `POST /peers` learns it before joining it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MembershipMsg {
+pub struct Identity {
     pub id: String,
     pub url: String,
+    pub phase: Phase,
+    /// The other members it knows that have not left.
     pub members: Vec<Member>,
-    /// Ids that left the cluster.
-    #[serde(default)]
-    pub departed: Vec<String>,
-    pub settings: VersionedSettings,
 }
 
-impl MembershipMsg {
-    /// What `cluster` says about itself now.
-    pub fn of(cluster: &crate::cluster::Cluster) -> MembershipMsg {
-        MembershipMsg {
-            id: cluster.self_id.clone(),
-            url: cluster.self_url.clone(),
-            members: cluster.view().all(),
-            departed: cluster.view().departed.iter().cloned().collect(),
-            settings: cluster.settings().as_ref().clone(),
-        }
-    }
+/// Asks a node to join the cluster reachable through `seeds`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdoptRequest {
+    pub seeds: Vec<String>,
+    /// Also ask the other members of the node's current cluster to join (merging clusters).
+    pub bring_members: bool,
+}
+
+/// One page request of the keys a source must send a target when key ownership moves from
+/// the ring of `old` members to the ring of `new` members (see `rebalance.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MoveRequest {
+    pub old: Vec<String>,
+    pub new: Vec<String>,
+    pub n: usize,
+    pub tokens_per_member: usize,
+    pub target: String,
+    /// Members believed dead: a key whose preferred sender is dead comes from another owner.
+    pub dead: Vec<String>,
+    /// Exclusive lower bound (the cursor of the previous page).
+    pub after: Option<String>,
+    /// Most keys in one page.
+    pub limit: usize,
 }

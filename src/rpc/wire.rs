@@ -6,6 +6,13 @@
 //! ```
 //! `set` is `VersionSet::encode`. Decoding checks every length against what is left and that
 //! keys are UTF-8: a truncated or corrupt frame is an error, never a panic.
+//!
+//! Two more bodies share the same length-prefixed framing:
+//! ```text
+//! frames    := (len: u32 BE | bytes: len bytes)*            (gossip replies)
+//! move page := done: u8 (0 or 1) | cursor_len: u32 BE | cursor: UTF-8 | entry*
+//! ```
+//! A move page's cursor is the last key the source scanned (the next page starts after it).
 
 use ringkv_versions::VersionSet;
 
@@ -101,6 +108,70 @@ fn take_u32(bytes: &[u8], pos: &mut usize) -> Result<usize, WireError> {
     Ok(u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize)
 }
 
+/// Encodes opaque messages as length-prefixed frames.
+pub fn encode_frames(frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(frames.iter().map(|f| f.len() + 4).sum());
+    for f in frames {
+        out.extend_from_slice(&(f.len() as u32).to_be_bytes());
+        out.extend_from_slice(f);
+    }
+    out
+}
+
+/// Decodes length-prefixed frames.
+pub fn decode_frames(bytes: &[u8]) -> Result<Vec<Vec<u8>>, WireError> {
+    let mut pos = 0;
+    let mut out = Vec::new();
+    while pos < bytes.len() {
+        let len = take_u32(bytes, &mut pos)?;
+        out.push(take(bytes, &mut pos, len)?.to_vec());
+    }
+    Ok(out)
+}
+
+/// One page of keys a source sends during data movement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MovePage {
+    /// The source scanned to the end of its keys.
+    pub done: bool,
+    /// The last key scanned: the next page starts after it (`None` before any key).
+    pub cursor: Option<String>,
+    /// The matching keys and their sets.
+    pub entries: Vec<(String, VersionSet)>,
+}
+
+impl MovePage {
+    /// Encodes a page from sets as stored (already encoded), without decoding them.
+    pub fn encode_raw(done: bool, cursor: Option<&str>, entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+        let cursor = cursor.unwrap_or_default();
+        let mut out = vec![u8::from(done)];
+        out.extend_from_slice(&(cursor.len() as u32).to_be_bytes());
+        out.extend_from_slice(cursor.as_bytes());
+        for (key, set) in entries {
+            put_entry(&mut out, key, set);
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<MovePage, WireError> {
+        let mut pos = 0;
+        let done = match take(bytes, &mut pos, 1)?[0] {
+            0 => false,
+            1 => true,
+            _ => return Err(WireError::Truncated(0)),
+        };
+        let len = take_u32(bytes, &mut pos)?;
+        let cursor = std::str::from_utf8(take(bytes, &mut pos, len)?)
+            .map_err(|_| WireError::Utf8(5))?
+            .to_string();
+        Ok(MovePage {
+            done,
+            cursor: (len > 0).then_some(cursor),
+            entries: decode_entries(&bytes[pos..])?,
+        })
+    }
+}
+
 /// Decodes every entry of a body.
 pub fn decode_entries(bytes: &[u8]) -> Result<Vec<(String, VersionSet)>, WireError> {
     let mut pos = 0;
@@ -179,6 +250,42 @@ mod tests {
         assert_eq!(
             decode_one(&encode_entries(&entries)).unwrap_err(),
             WireError::Count(2)
+        );
+    }
+
+    #[test]
+    fn frames_and_move_pages_round_trip_and_reject_truncation() {
+        let frames = vec![b"one".to_vec(), Vec::new(), vec![7; 300]];
+        let body = encode_frames(&frames);
+        assert_eq!(decode_frames(&body).unwrap(), frames);
+        assert!(decode_frames(&body[..body.len() - 1]).is_err());
+        let mut set = VersionSet::new();
+        set.update(
+            &Default::default(),
+            ringkv_versions::Value::Data(b"v".to_vec()),
+            None,
+            "n1",
+            5,
+        );
+        let page = MovePage {
+            done: false,
+            cursor: Some("k9".into()),
+            entries: vec![("k1".into(), set.clone())],
+        };
+        let bytes = MovePage::encode_raw(false, Some("k9"), &[("k1".into(), set.encode())]);
+        assert_eq!(MovePage::decode(&bytes).unwrap(), page);
+        let header = 1 + 4 + "k9".len();
+        for cut in (0..bytes.len()).filter(|&c| c != header) {
+            assert!(MovePage::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let empty = MovePage {
+            done: true,
+            cursor: None,
+            entries: Vec::new(),
+        };
+        assert_eq!(
+            MovePage::decode(&MovePage::encode_raw(true, None, &[])).unwrap(),
+            empty
         );
     }
 

@@ -70,7 +70,13 @@ impl ClusterBuilder {
     pub fn start(mut self) -> Cluster {
         // Generous deadlines unless the test chose its own: a loaded 2-core machine must not turn
         // a slow answer into a 503. Dead nodes refuse connections, so failures stay fast.
-        for (key, value) in [("request_timeout_ms", 10_000), ("rpc_timeout_ms", 5_000)] {
+        // Gossip rounds every 250 ms make joins and settings spread quickly; failure detection
+        // keeps its default timeouts unless a test sets its own.
+        for (key, value) in [
+            ("request_timeout_ms", 10_000),
+            ("rpc_timeout_ms", 5_000),
+            ("gossip.interval_ms", 250),
+        ] {
             if !self.sets.iter().any(|s| s.starts_with(&format!("{key}="))) {
                 self.sets.insert(0, format!("{key}={value}"));
             }
@@ -213,8 +219,14 @@ impl Cluster {
     }
 }
 
-/// Waits until every running node of `nodes` lists exactly the others' URLs in `GET /peers`.
+/// Waits until every running node of `nodes` lists exactly the others' URLs in `GET /peers`,
+/// and sees every running one as `alive` (joined: done moving data).
 pub fn wait_for_peers(nodes: &[&Node]) {
+    let running: Vec<String> = nodes
+        .iter()
+        .filter(|n| n.is_running())
+        .map(|n| n.url.clone())
+        .collect();
     for node in nodes.iter().filter(|n| n.is_running()) {
         let mut want: Vec<String> = nodes
             .iter()
@@ -223,18 +235,52 @@ pub fn wait_for_peers(nodes: &[&Node]) {
             .collect();
         want.sort();
         wait_until(
-            &format!("{} lists all members in GET /peers", node.id),
+            &format!(
+                "{} lists all members in GET /peers, the running ones alive",
+                node.id
+            ),
             DEADLINE,
             || {
                 let got = peer_urls(&node.http, &node.url)?;
-                if got == want {
-                    Ok(())
-                } else {
-                    Err(format!("peers {got:?}, want {want:?}"))
+                if got != want {
+                    return Err(format!("peers {got:?}, want {want:?}"));
+                }
+                let statuses = member_statuses(&node.http, &node.url)?;
+                match running
+                    .iter()
+                    .find(|u| statuses.get(*u).map(String::as_str) != Some("alive"))
+                {
+                    Some(u) => Err(format!("{u} is {:?}: {statuses:?}", statuses.get(u))),
+                    None => Ok(()),
                 }
             },
         );
     }
+}
+
+/// Each member's status in `GET {url}/peers`, by URL.
+pub fn member_statuses(
+    http: &Http,
+    url: &str,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let resp = http
+        .try_send("GET", &format!("{url}/peers"), &[], None)
+        .map_err(|e| e.to_string())?;
+    if resp.status != 200 {
+        return Err(format!("status {}: {}", resp.status, resp.body));
+    }
+    let body: Value = serde_json::from_str(&resp.body).map_err(|e| e.to_string())?;
+    let members = body
+        .get("members")
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("no members array in {body}"))?;
+    Ok(members
+        .iter()
+        .filter_map(|m| {
+            let url = m.get("url")?.as_str()?.trim_end_matches('/').to_owned();
+            Some((url, m.get("status")?.as_str()?.to_owned()))
+        })
+        .collect())
 }
 
 /// The sorted `peers` list of `GET {url}/peers`, without trailing slashes.

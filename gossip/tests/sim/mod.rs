@@ -24,6 +24,7 @@ pub fn test_config() -> Config {
         suspect_timeout: Duration::from_secs(2),
         forget_after: Duration::from_secs(3600),
         phi_threshold: None,
+        final_left: false,
     }
 }
 

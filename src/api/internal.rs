@@ -1,0 +1,220 @@
+//! The `/internal/...` routes: what other nodes call on this one (the client and the frames are
+//! in [`crate::rpc`]). Not part of the public contract and not in the OpenAPI document. They
+//! have their own admission limit (see `api/mod.rs`), so a node saturated by clients still
+//! answers its peers' merges and gossip.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::ApiError;
+use crate::cluster::Phase;
+use crate::coordinator::{ForwardedOutcome, WriteRequest};
+use crate::node::Node;
+use crate::rebalance::MoveFilter;
+use crate::rpc::{AdoptRequest, Identity, MoveRequest, ScanRequest, wire};
+
+/// The internal router. Its body limit allows a full version set (several siblings of the
+/// largest value) and batches of them.
+pub fn router(max_value_bytes: usize) -> Router<Arc<Node>> {
+    let limit = max_value_bytes.saturating_mul(64).saturating_add(64 << 20);
+    Router::new()
+        .route("/internal/gossip", post(gossip))
+        .route("/internal/read", post(read))
+        .route("/internal/merge", post(merge))
+        .route("/internal/merge-batch", post(merge_batch))
+        .route("/internal/scan", post(scan))
+        .route("/internal/move", post(move_page))
+        .route("/internal/coordinate", post(coordinate))
+        .route("/internal/identity", get(identity))
+        .route("/internal/adopt", post(adopt))
+        .layer(DefaultBodyLimit::max(limit))
+}
+
+fn storage_error(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!("replica operation failed: {e}");
+    ApiError::internal(format!("replica failed: {e}"))
+}
+
+fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("bad message: {e}")))
+}
+
+async fn gossip(
+    State(node): State<Arc<Node>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Vec<u8>, ApiError> {
+    let replies = node
+        .membership
+        .receive(&body?)
+        .map_err(|e| ApiError::bad_request(format!("bad gossip message: {e}")))?;
+    Ok(wire::encode_frames(&replies))
+}
+
+async fn read(
+    State(node): State<Arc<Node>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body?;
+    let key = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("key is not UTF-8"))?;
+    if node
+        .pending
+        .load()
+        .as_ref()
+        .is_some_and(|p| p.not_ready(key))
+    {
+        return Err(ApiError::unavailable(
+            "this replica is still receiving the key after a membership change",
+        ));
+    }
+    match node.replica.read(key).await.map_err(storage_error)? {
+        Some(set) => Ok(set.encode().into_response()),
+        None => Ok(StatusCode::NOT_FOUND.into_response()),
+    }
+}
+
+async fn merge(
+    State(node): State<Arc<Node>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Vec<u8>, ApiError> {
+    let (key, set) =
+        wire::decode_one(&body?).map_err(|e| ApiError::bad_request(format!("bad frame: {e}")))?;
+    let limits = node.cluster.settings().settings.versioning.limits();
+    let merged = node
+        .replica
+        .merge(&key, set, limits)
+        .await
+        .map_err(storage_error)?;
+    let ack = wire::MergeAck {
+        prior_live: merged.prior_live,
+        covered: merged.covered,
+        set: Some(merged.set),
+    };
+    Ok(ack.encode())
+}
+
+async fn merge_batch(
+    State(node): State<Arc<Node>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let entries = wire::decode_entries(&body?)
+        .map_err(|e| ApiError::bad_request(format!("bad frame: {e}")))?;
+    let limits = node.cluster.settings().settings.versioning.limits();
+    node.replica
+        .merge_many(entries, limits)
+        .await
+        .map_err(storage_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn scan(
+    State(node): State<Arc<Node>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let req: ScanRequest = json(&body?)?;
+    let limit = req.limit.min(crate::api::extract::MAX_LIST_LIMIT + 1);
+    let page = node
+        .replica
+        .scan(&req.prefix, req.after, limit)
+        .await
+        .map_err(storage_error)?;
+    Ok(wire::encode_entries(&page).into_response())
+}
+
+async fn move_page(
+    State(node): State<Arc<Node>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Vec<u8>, ApiError> {
+    let req: MoveRequest = json(&body?)?;
+    if req.tokens_per_member != node.cluster.tokens_per_member {
+        return Err(ApiError::bad_request(format!(
+            "tokens_per_member differs: {} here, {} there; every member needs the same",
+            node.cluster.tokens_per_member, req.tokens_per_member
+        )));
+    }
+    let filter = MoveFilter::new(&req, &node.cluster.self_id);
+    let limit = req.limit.clamp(1, 4096);
+    let page = node
+        .replica
+        .scan_moving(req.after.clone(), 16 * limit, limit, move |k| {
+            filter.wants(k)
+        })
+        .await
+        .map_err(storage_error)?;
+    Ok(wire::MovePage::encode_raw(
+        page.done,
+        page.cursor.as_deref(),
+        &page.entries,
+    ))
+}
+
+async fn coordinate(
+    State(node): State<Arc<Node>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ForwardedOutcome>, ApiError> {
+    let req: WriteRequest = json(&body?)?;
+    Ok(Json(node.coordinator.write(req).await))
+}
+
+/// Who this node is.
+pub fn identity_of(node: &Node) -> Identity {
+    Identity {
+        id: node.cluster.self_id.clone(),
+        url: node.cluster.self_url.clone(),
+        phase: node.membership.phase(),
+        members: node.cluster.peers(),
+    }
+}
+
+async fn identity(State(node): State<Arc<Node>>) -> Json<Identity> {
+    Json(identity_of(&node))
+}
+
+/// Joins the cluster of `seeds` (`POST /peers` on a member of it named this node). With
+/// `bring_members`, the other members of this node's cluster are asked to join too.
+async fn adopt(
+    State(node): State<Arc<Node>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Identity>, ApiError> {
+    let req: AdoptRequest = json(&body?)?;
+    if node.membership.phase() == Phase::Left {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "node `{}` left its cluster; start it with a fresh data dir to join again",
+                node.cluster.self_id
+            ),
+        ));
+    }
+    if req.bring_members {
+        let mates = node.cluster.peers();
+        let forwarded = AdoptRequest {
+            seeds: req.seeds.clone(),
+            bring_members: false,
+        };
+        for mate in mates {
+            if let Err(e) = node.rpc.adopt(&mate.url, &forwarded).await {
+                tracing::warn!(peer = %mate.id, "could not bring a member along: {e}");
+            }
+        }
+    }
+    if node.membership.phase() != Phase::Joining {
+        let membership = node.membership.clone();
+        tokio::task::spawn_blocking(move || membership.set_phase(Phase::Joining))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(|e| {
+                tracing::error!("persisting the phase failed: {e:#}");
+                ApiError::internal("could not persist the phase")
+            })?;
+    }
+    node.membership.join(&req.seeds);
+    tracing::info!(seeds = ?req.seeds, "joining a cluster");
+    Ok(Json(identity_of(&node)))
+}

@@ -1,0 +1,92 @@
+//! The one seam for "a replica": this node's local store or another node over RPC, with the
+//! same calls. A member the failure detector marks dead fails at once, without a network call,
+//! so no request waits on it.
+
+use std::sync::Arc;
+
+use ringkv_versions::VersionSet;
+
+use crate::cluster::{Cluster, Member};
+use crate::replica::Replica;
+use crate::rpc::wire::MergeAck;
+use crate::rpc::{RpcClient, ScanRequest};
+
+/// Local or remote replica calls. Cheap to clone.
+#[derive(Clone)]
+pub struct Replicas {
+    pub(crate) cluster: Arc<Cluster>,
+    pub(crate) replica: Replica,
+    pub(crate) rpc: RpcClient,
+}
+
+/// Why a replica call failed (already logged at debug level by the caller).
+pub type CallError = String;
+
+impl Replicas {
+    fn is_self(&self, m: &Member) -> bool {
+        m.id == self.cluster.self_id
+    }
+
+    fn check_alive(&self, m: &Member) -> Result<(), CallError> {
+        if self.cluster.view().is_dead(&m.id) {
+            Err(format!("{} is down (failure detector)", m.id))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// One replica's set of `key` (`None`: it holds nothing).
+    pub async fn read(&self, m: &Member, key: &str) -> Result<Option<VersionSet>, CallError> {
+        if self.is_self(m) {
+            return self.replica.read(key).await.map_err(|e| e.to_string());
+        }
+        self.check_alive(m)?;
+        self.rpc.read(&m.url, key).await.map_err(|e| e.to_string())
+    }
+
+    /// Merges `set` (with its encoding) into one replica's copy of `key`; the ack says what
+    /// that copy held before.
+    pub async fn merge(
+        &self,
+        m: &Member,
+        key: &str,
+        set: &VersionSet,
+        encoded: &[u8],
+    ) -> Result<MergeAck, CallError> {
+        if self.is_self(m) {
+            let limits = self.cluster.settings().settings.versioning.limits();
+            return self
+                .replica
+                .merge(key, set.clone(), limits)
+                .await
+                .map(|merged| MergeAck {
+                    prior_live: merged.prior_live,
+                    covered: merged.covered,
+                    set: (!merged.covered).then_some(merged.set),
+                })
+                .map_err(|e| e.to_string());
+        }
+        self.check_alive(m)?;
+        self.rpc
+            .merge(&m.url, key, encoded)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// One page of a member's local keys.
+    pub async fn scan(
+        &self,
+        m: &Member,
+        req: &ScanRequest,
+    ) -> Result<Vec<(String, VersionSet)>, CallError> {
+        if self.is_self(m) {
+            return self
+                .replica
+                .scan(&req.prefix, req.after.clone(), req.limit)
+                .await
+                .map_err(|e| e.to_string());
+        }
+        self.check_alive(m)?;
+        self.rpc.scan(&m.url, req).await.map_err(|e| e.to_string())
+    }
+}
