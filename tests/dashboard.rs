@@ -106,6 +106,7 @@ fn the_dashboard_shows_every_member_and_a_dead_one() {
     let mut cluster = Cluster::builder(3)
         .set("gossip.interval_ms", 100)
         .set("gossip.failure_timeout_ms", 500)
+        .set("gossip.suspect_timeout_ms", 500)
         .start();
     let profile = cluster.dir().join("chromium-profile");
     for i in 0..20 {
