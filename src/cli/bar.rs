@@ -10,10 +10,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 const TICK: Duration = Duration::from_millis(100);
 
-/// A spinner counting items: `⠋ 1234 keys read (5678/s)`.
+/// A spinner counting items: `⠋ 1234 keys read (3s)`.
 pub fn counter(label: &'static str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {pos} {msg} ({per_sec})") {
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {pos} {msg} ({elapsed})") {
         bar.set_style(style);
     }
     bar.set_message(label);
