@@ -133,6 +133,13 @@ fn schema_valid_requests_are_accepted_and_bad_peers_are_4xx() {
         Some(b"\xff{".to_vec()),
     )
     .expect_error(400);
+    // ... and so is a made-up body context (was 412, and ignored beside an X-Context header).
+    let made_up = json!({"value": 1, "context": "*"});
+    http.json("PUT", &node.item("t", ""), &both, &made_up)
+        .expect_error(400);
+    let ctx = node.put("t", json!(2)).context().expect("X-Context");
+    http.json("PUT", &node.item("t", ""), &[("X-Context", &ctx)], &made_up)
+        .expect_error(400);
     // The last member cannot leave: a state conflict, 409 (was 400).
     let own = http.get(&node.at("/healthcheck")).expect(200).json()["node_id"].clone();
     let own = common::encode(own.as_str().unwrap());

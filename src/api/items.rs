@@ -193,14 +193,12 @@ pub async fn put_item(
     // Malformed input (400, 413, 415, 422) is reported before a precondition can fail (412).
     let body = extract::write_body(&body?, node.config.max_value_bytes)?;
     let header_ctx = extract::context_header(&headers)?;
+    // A body context is checked even when the header wins: the documented shape holds for both.
+    if let Some(c) = &body.context {
+        extract::check_context(c)?;
+    }
+    let context = header_ctx.or(body.context);
     let condition = extract::condition(&headers)?;
-    let context = match header_ctx {
-        Some(h) => Some(h),
-        None => match body.context {
-            Some(c) => extract::check_context(&c).map(|()| Some(c))?,
-            None => None,
-        },
-    };
     let req = WriteRequest {
         key: key.clone(),
         kind: WriteKind::Put,
