@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::background::Background;
 use crate::cluster::{Cluster, Liveness, Movement, OpCounter, Phase, Status, View, ViewMember};
+use crate::metrics::Metrics;
 use crate::replica::now_ms;
 use crate::rpc::RpcClient;
 use crate::settings::{Settings, VersionedSettings};
@@ -131,6 +132,7 @@ pub struct Membership {
     changed: watch::Sender<u64>,
     persist: watch::Sender<Option<Persisted>>,
     request_timeout: Duration,
+    metrics: Arc<Metrics>,
 }
 
 fn liveness(status: ringkv_gossip::Status) -> Liveness {
@@ -150,6 +152,7 @@ impl Membership {
         cluster: Arc<Cluster>,
         rpc: RpcClient,
         bg: Arc<Background>,
+        metrics: Arc<Metrics>,
         seeds: &[String],
         request_timeout: Duration,
     ) -> anyhow::Result<(Arc<Membership>, Vec<Outgoing>)> {
@@ -233,6 +236,7 @@ impl Membership {
             changed: watch::channel(0).0,
             persist,
             request_timeout,
+            metrics,
         });
         membership.refresh();
         Ok((membership, out))
@@ -298,7 +302,10 @@ impl Membership {
         let message = Message::decode(body)?;
         let replies = self.lock().gossip.handle(message, Instant::now());
         self.refresh();
-        Ok(replies.iter().map(|o| o.message.encode()).collect())
+        let replies: Vec<Vec<u8>> = replies.iter().map(|o| o.message.encode()).collect();
+        let sent = replies.iter().map(|r| r.len() as u64).sum();
+        self.metrics.gossip(sent, body.len() as u64);
+        Ok(replies)
     }
 
     /// Sends messages as tails; replies that come back are handled, and so on (an exchange
@@ -310,12 +317,12 @@ impl Membership {
                 let mut queue = vec![first];
                 while let Some(next) = queue.pop() {
                     let timeout = this.send_timeout();
-                    match this
-                        .rpc
-                        .gossip(&next.to, next.message.encode(), timeout)
-                        .await
-                    {
+                    let bytes = next.message.encode();
+                    let sent = bytes.len() as u64;
+                    match this.rpc.gossip(&next.to, bytes, timeout).await {
                         Ok(replies) => {
+                            let received = replies.iter().map(|r| r.len() as u64).sum();
+                            this.metrics.gossip(sent, received);
                             for reply in replies {
                                 match Message::decode(&reply) {
                                     Ok(m) => {
@@ -375,6 +382,13 @@ impl Membership {
             }
             if let Some(by) = st.ack_by {
                 let drained = st.draining.iter().all(|c| c.in_flight() == 0);
+                if !drained && Instant::now() >= by {
+                    let left: usize = st.draining.iter().map(|c| c.in_flight()).sum();
+                    tracing::warn!(
+                        in_flight = left,
+                        "acknowledging the new phases with operations of older views still running"
+                    );
+                }
                 if drained || Instant::now() >= by {
                     st.draining.clear();
                     st.ack_by = None;
@@ -554,28 +568,48 @@ impl Membership {
     /// True when every live member (suspects included, dead ones excused) has acknowledged
     /// this node's current phase hash.
     pub fn acked(&self) -> bool {
+        self.not_acked().is_empty()
+    }
+
+    /// The live members that have not acknowledged this node's current phase hash yet.
+    fn not_acked(&self) -> Vec<String> {
         let hash = self.cluster.view().phase_hash;
         let st = self.lock();
-        st.gossip.members().iter().all(|m| {
-            let excused = matches!(
-                m.status,
-                ringkv_gossip::Status::Dead | ringkv_gossip::Status::Left
-            );
-            let seen = if m.id == self.cluster.self_id {
-                st.own.seen
-            } else {
-                Meta::decode(&m.meta).seen
-            };
-            excused || seen == hash
-        })
+        st.gossip
+            .members()
+            .into_iter()
+            .filter(|m| {
+                let excused = matches!(
+                    m.status,
+                    ringkv_gossip::Status::Dead | ringkv_gossip::Status::Left
+                );
+                let seen = if m.id == self.cluster.self_id {
+                    st.own.seen
+                } else {
+                    Meta::decode(&m.meta).seen
+                };
+                !excused && seen != hash
+            })
+            .map(|m| m.id)
+            .collect()
     }
 
     /// Waits until [`Membership::acked`] or `token` fires; false when cancelled.
     pub async fn wait_acked(&self, token: &CancellationToken) -> bool {
         let mut rx = self.changed.subscribe();
+        let started = Instant::now();
+        let mut next_report = Duration::from_secs(5);
         loop {
-            if self.acked() {
+            let missing = self.not_acked();
+            if missing.is_empty() {
                 return true;
+            }
+            if started.elapsed() >= next_report {
+                tracing::info!(
+                    ?missing,
+                    "waiting for members to acknowledge the new phases"
+                );
+                next_report += Duration::from_secs(5);
             }
             tokio::select! {
                 () = token.cancelled() => return false,

@@ -33,6 +33,8 @@ pub struct Metrics {
     read_repairs: AtomicU64,
     moved_keys: AtomicU64,
     moved_bytes: AtomicU64,
+    gossip_sent: AtomicU64,
+    gossip_received: AtomicU64,
 }
 
 impl Metrics {
@@ -70,6 +72,12 @@ impl Metrics {
     pub fn moved(&self, keys: u64, bytes: u64) {
         self.moved_keys.fetch_add(keys, Ordering::Relaxed);
         self.moved_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Gossip bytes this node sent (requests) or received (requests and replies).
+    pub fn gossip(&self, sent: u64, received: u64) {
+        self.gossip_sent.fetch_add(sent, Ordering::Relaxed);
+        self.gossip_received.fetch_add(received, Ordering::Relaxed);
     }
 
     /// The exposition text, storage figures included.
@@ -150,6 +158,20 @@ impl Metrics {
             "counter",
             "Bytes of the keys this node moved for membership changes.",
             self.moved_bytes.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "ringkv_gossip_sent_bytes_total",
+            "counter",
+            "Gossip message bytes this node sent.",
+            self.gossip_sent.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "ringkv_gossip_received_bytes_total",
+            "counter",
+            "Gossip message bytes this node received.",
+            self.gossip_received.load(Ordering::Relaxed),
         );
         gauge(
             &mut out,

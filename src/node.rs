@@ -43,8 +43,8 @@ impl Node {
         rpc: RpcClient,
         membership: Arc<Membership>,
         background: Arc<Background>,
+        metrics: Arc<Metrics>,
     ) -> Node {
-        let metrics = Arc::new(Metrics::default());
         let coordinator = Coordinator::new(Parts {
             cluster: cluster.clone(),
             replica: replica.clone(),

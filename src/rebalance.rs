@@ -130,6 +130,11 @@ impl Pending {
     }
 }
 
+/// A member that cannot send data: dead, departed, or unknown.
+fn gone(view: &View, id: &str) -> bool {
+    view.is_dead(id) || view.departed.contains(id) || !view.members.contains_key(id)
+}
+
 fn members_of(ring: &Ring) -> Vec<String> {
     ring.members().to_vec()
 }
@@ -171,10 +176,14 @@ async fn pause(token: &CancellationToken, d: Duration) -> bool {
     }
 }
 
-/// The ring diff's prediction for `me` going from `old` to `new`: ranges and share gained.
+/// The ring diff's prediction for `me` going from `old` to `new`: the ranges and the share of
+/// the key space `me` gains (or, when it gains nothing, as a leaving member, gives away).
 fn prediction(old: &Ring, new: &Ring, n: usize, me: &str) -> (u64, f64) {
     let moves = old.diff(new, n);
-    let mine: Vec<_> = moves.iter().filter(|m| m.to == me).collect();
+    let mut mine: Vec<_> = moves.iter().filter(|m| m.to == me).collect();
+    if mine.is_empty() {
+        mine = moves.iter().filter(|m| m.from == me).collect();
+    }
     let share = mine.iter().map(|m| m.range.width() as f64).sum::<f64>() / 2f64.powi(64);
     (mine.len() as u64, share)
 }
@@ -298,12 +307,7 @@ async fn pull(node: &Arc<Node>, mut job: MoveJob, token: &CancellationToken) -> 
     let start_keys = job.keys_moved;
     'restart: loop {
         let view = node.cluster.view();
-        let dead: Vec<String> = job
-            .old
-            .iter()
-            .filter(|m| view.is_dead(m))
-            .cloned()
-            .collect();
+        let dead: Vec<String> = job.old.iter().filter(|m| gone(&view, m)).cloned().collect();
         for source in job.old.clone() {
             if source == me || job.done.contains(&source) || dead.contains(&source) {
                 continue;
@@ -338,8 +342,12 @@ async fn pull(node: &Arc<Node>, mut job: MoveJob, token: &CancellationToken) -> 
                 let page = match node.rpc.move_page(&url, &req).await {
                     Ok(page) => page,
                     Err(e) => {
-                        if node.cluster.view().is_dead(&source) {
+                        if gone(&node.cluster.view(), &source) {
+                            // The keys it was to send now come from other owners, which may
+                            // already have scanned past them: every source starts over.
                             tracing::warn!(%source, "source died during the move: re-planning");
+                            job.cursors.clear();
+                            job.done.clear();
                             continue 'restart;
                         }
                         tracing::debug!(%source, "move page failed, retrying: {e}");
@@ -532,6 +540,7 @@ async fn leave(node: &Arc<Node>, token: &CancellationToken) -> anyhow::Result<()
     let n = node.n();
     let (ranges, share) = prediction(&view.read, &view.target, n, &me);
     let started = Instant::now();
+    let start_sent = job.sent;
     tracing::info!(keys = job.total, "leaving: handing off local keys");
     loop {
         if token.is_cancelled() {
@@ -546,7 +555,7 @@ async fn leave(node: &Arc<Node>, token: &CancellationToken) -> anyhow::Result<()
             .replica
             .scan_moving(job.cursor.clone(), PAGE, PAGE, |_| true)
             .await?;
-        let dead: HashSet<String> = job.old.iter().filter(|m| now.is_dead(m)).cloned().collect();
+        let dead: HashSet<String> = job.old.iter().filter(|m| gone(&now, m)).cloned().collect();
         let mut batches: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
         for (key, set) in &page.entries {
             let old = now.read.preference_list(key.as_bytes(), n);
@@ -582,6 +591,7 @@ async fn leave(node: &Arc<Node>, token: &CancellationToken) -> anyhow::Result<()
         if page.done {
             break;
         }
+        throttle(node, job.sent - start_sent, started, token).await;
     }
     tracing::info!(
         keys = job.sent,
@@ -617,7 +627,11 @@ fn forced_removal(node: &Node, prev: &View, view: &View) -> Option<MoveJob> {
         ..MoveJob::default()
     };
     let me = &node.cluster.self_id;
-    let gains = prediction(&prev.read, &view.read, node.n(), me).0 > 0;
+    let gains = prev
+        .read
+        .diff(&view.read, node.n())
+        .iter()
+        .any(|m| m.to == *me);
     gains.then_some(job)
 }
 
@@ -670,17 +684,31 @@ async fn clean_up(node: &Arc<Node>, view: &Arc<View>, token: &CancellationToken)
                 return false;
             }
         };
+        // Batched per owner: one request (and one fsync on its side) per owner and page.
+        let mut batches: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
+        let mut handed = Vec::new();
         for (key, set) in page.entries {
             let owners = view.placement(&key, n).writes;
             if owners.is_empty() || owners.iter().any(|m| view.is_dead(&m.id)) {
                 continue; // keep it until every owner can take it
             }
-            let batch = vec![(key.clone(), set.clone())];
-            let mut ok = true;
             for m in &owners {
-                ok &= node.rpc.merge_batch(&m.url, &batch).await.is_ok();
+                batches
+                    .entry(m.url.clone())
+                    .or_default()
+                    .push((key.clone(), set.clone()));
             }
-            if ok && matches!(node.replica.drop_if_unchanged(&key, set).await, Ok(true)) {
+            handed.push((key, set));
+        }
+        let mut ok = true;
+        for (url, batch) in &batches {
+            ok &= node.rpc.merge_batch(url, batch).await.is_ok();
+        }
+        if !ok {
+            return false;
+        }
+        for (key, set) in handed {
+            if matches!(node.replica.drop_if_unchanged(&key, set).await, Ok(true)) {
                 dropped += 1;
             }
         }

@@ -1,9 +1,15 @@
 //! The local replica: this node's copy of the version sets of the keys it holds.
 //!
 //! Invariants:
-//! - Every change to a key is an atomic read-merge-write: a striped mutex (chosen by the key's
+//! - Every change to a key is an atomic read-merge-write: a striped lock (chosen by the key's
 //!   hash) is held around `get` + merge/update + `put`, so two requests for the same key on this
-//!   node never lose each other's versions. Different keys mostly take different stripes.
+//!   node never lose each other's versions. Different keys mostly take different stripes. The
+//!   stripes are async locks taken *before* the storage call moves to a blocking thread, so
+//!   requests queued behind a hot key wait as futures, not as parked blocking threads: a storm
+//!   on one key cannot exhaust the blocking pool that every other key's writes need.
+//! - Every change goes through one commit path ([`Replica::commit`]): the key's set and the
+//!   side records kept in step with it ([`SideRecords`]: Merkle buckets, history...) are
+//!   written in one storage batch, under the key's lock.
 //! - New dots are minted only here (`update`), under that lock, from the stored set: this node's
 //!   counter in the stored clock only grows, so no two writes get the same dot.
 //! - Storage is synchronous; every call runs in `spawn_blocking` and never blocks a runtime
@@ -15,9 +21,9 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::ops::Bound;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use ringkv_storage::{CompactionFilter, Db, FilterDecision};
+use ringkv_storage::{CompactionFilter, Db, FilterDecision, WriteBatch};
 use ringkv_versions::{Context, Limits, Value, VersionSet};
 
 /// The storage key prefix of user data.
@@ -76,31 +82,56 @@ pub struct Merged {
     pub covered: bool,
 }
 
+/// Records kept in step with the keys' sets, written in the same storage batch as the set.
+///
+/// Both calls happen under the key's lock, `stage` before the batch is written (add the
+/// side records' puts and deletes to it), `committed` after it was (update in-memory state).
+/// `before` and `after` are the stored encodings (`None`: absent).
+pub trait SideRecords: Send + Sync {
+    fn stage(&self, key: &str, before: Option<&[u8]>, after: Option<&[u8]>, batch: &mut WriteBatch);
+    fn committed(&self, key: &str, before: Option<&[u8]>, after: Option<&[u8]>);
+}
+
+/// One key's change: its stored encoding before and after.
+struct Change {
+    key: String,
+    before: Option<Vec<u8>>,
+    after: Option<Vec<u8>>,
+}
+
 /// This node's replica store. Cheap to clone (shared state behind `Arc`s).
 #[derive(Clone)]
 pub struct Replica {
     db: Arc<Db>,
-    stripes: Arc<Vec<Mutex<()>>>,
+    stripes: Arc<Vec<tokio::sync::Mutex<()>>>,
     hasher: std::hash::BuildHasherDefault<std::hash::DefaultHasher>,
+    side: Arc<Vec<Arc<dyn SideRecords>>>,
 }
 
 impl Replica {
     pub fn new(db: Db) -> Replica {
+        Replica::with_side_records(db, Vec::new())
+    }
+
+    /// A replica whose every change also updates `side`'s records, in the same batch.
+    pub fn with_side_records(db: Db, side: Vec<Arc<dyn SideRecords>>) -> Replica {
         Replica {
             db: Arc::new(db),
-            stripes: Arc::new((0..STRIPES).map(|_| Mutex::new(())).collect()),
+            stripes: Arc::new((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect()),
             hasher: Default::default(),
+            side: Arc::new(side),
         }
+    }
+
+    /// The storage engine (for side records that keep their own prefixes in it).
+    pub fn db(&self) -> &Arc<Db> {
+        &self.db
     }
 
     fn stripe_index(&self, key: &str) -> usize {
         let mut h = self.hasher.build_hasher();
         h.write(key.as_bytes());
         (h.finish() as usize) % STRIPES
-    }
-
-    fn stripe(&self, key: &str) -> &Mutex<()> {
-        &self.stripes[self.stripe_index(key)]
     }
 
     async fn blocking<T, F>(&self, f: F) -> Result<T, ReplicaError>
@@ -114,18 +145,69 @@ impl Replica {
             .map_err(|e| ReplicaError::Task(e.to_string()))?
     }
 
+    /// Runs `f` on a blocking thread holding the stripe locks of `keys` (taken in stripe
+    /// order, so two multi-key calls never deadlock).
+    async fn locked<T, F>(&self, keys: &[&str], f: F) -> Result<T, ReplicaError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Replica) -> Result<T, ReplicaError> + Send + 'static,
+    {
+        let mut stripes: Vec<usize> = keys.iter().map(|k| self.stripe_index(k)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut guards = Vec::with_capacity(stripes.len());
+        for i in stripes {
+            guards.push(self.stripes[i].lock().await);
+        }
+        let result = self.blocking(f).await;
+        drop(guards);
+        result
+    }
+
+    fn load_raw(&self, key: &str) -> Result<Option<Vec<u8>>, ReplicaError> {
+        Ok(self.db.get(&data_key(key))?)
+    }
+
+    fn decode(key: &str, bytes: &[u8]) -> Result<VersionSet, ReplicaError> {
+        VersionSet::decode(bytes).map_err(|e| ReplicaError::Corrupt {
+            key: key.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
     fn load(&self, key: &str) -> Result<Option<VersionSet>, ReplicaError> {
-        match self.db.get(&data_key(key))? {
+        match self.load_raw(key)? {
             None => Ok(None),
-            Some(bytes) => {
-                VersionSet::decode(&bytes)
-                    .map(Some)
-                    .map_err(|e| ReplicaError::Corrupt {
-                        key: key.to_string(),
-                        reason: e.to_string(),
-                    })
+            Some(bytes) => Replica::decode(key, &bytes).map(Some),
+        }
+    }
+
+    /// Writes `changes` and their side records in one batch (callers hold the keys' locks).
+    fn commit(&self, changes: Vec<Change>) -> Result<(), ReplicaError> {
+        let changes: Vec<Change> = changes
+            .into_iter()
+            .filter(|c| c.before != c.after)
+            .collect();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::new();
+        for c in &changes {
+            match &c.after {
+                Some(bytes) => batch.put(&data_key(&c.key), bytes),
+                None => batch.delete(&data_key(&c.key)),
+            }
+            for side in self.side.iter() {
+                side.stage(&c.key, c.before.as_deref(), c.after.as_deref(), &mut batch);
             }
         }
+        self.db.write_batch(batch)?;
+        for c in &changes {
+            for side in self.side.iter() {
+                side.committed(&c.key, c.before.as_deref(), c.after.as_deref());
+            }
+        }
+        Ok(())
     }
 
     /// This replica's set for `key`, if any.
@@ -144,22 +226,26 @@ impl Replica {
         limits: Limits,
     ) -> Result<Merged, ReplicaError> {
         let key = key.to_string();
-        self.blocking(move |r| {
-            let _guard = r.stripe(&key).lock().unwrap_or_else(|p| p.into_inner());
-            let prior = r.load(&key)?;
+        self.locked(&[&key.clone()], move |r| {
+            let before = r.load_raw(&key)?;
+            let prior = before
+                .as_deref()
+                .map(|b| Replica::decode(&key, b))
+                .transpose()?;
             let seen = incoming.context();
             let (prior_live, covered) = prior.as_ref().map_or((false, true), |p| {
                 let covered = p.versions().iter().all(|v| seen.covers(&v.dot));
                 (p.is_live(now_ms()), covered)
             });
-            let mut set = prior.clone().unwrap_or_default();
+            let mut set = prior.unwrap_or_default();
             set.merge(&incoming);
             set.prune(&limits);
-            let before = prior.map(|p| p.encode());
             let after = set.encode();
-            if before.as_deref() != Some(&after[..]) {
-                r.db.put(&data_key(&key), &after)?;
-            }
+            r.commit(vec![Change {
+                key,
+                before,
+                after: Some(after),
+            }])?;
             Ok(Merged {
                 set,
                 prior_live,
@@ -183,14 +269,21 @@ impl Replica {
     ) -> Result<Updated, ReplicaError> {
         let key = key.to_string();
         let node_id = node_id.to_string();
-        self.blocking(move |r| {
-            let _guard = r.stripe(&key).lock().unwrap_or_else(|p| p.into_inner());
-            let prior = r.load(&key)?;
+        self.locked(&[&key.clone()], move |r| {
+            let before = r.load_raw(&key)?;
+            let prior = before
+                .as_deref()
+                .map(|b| Replica::decode(&key, b))
+                .transpose()?;
             let mut set = prior.clone().unwrap_or_default();
             let ctx = ctx.unwrap_or_else(|| set.context());
             set.update(&ctx, value, expires_at_ms, &node_id, now_ms());
             set.prune(&limits);
-            r.db.put(&data_key(&key), &set.encode())?;
+            r.commit(vec![Change {
+                key,
+                before,
+                after: Some(set.encode()),
+            }])?;
             Ok(Updated { prior, set })
         })
         .await
@@ -271,40 +364,40 @@ impl Replica {
     }
 
     /// Merges many received sets (data movement) in one storage batch, so one fsync covers
-    /// them all. The keys' stripe locks are taken in stripe order (no deadlock with another
-    /// batch) and held until the batch is written.
+    /// them all, holding every key's lock until the batch is written.
     pub async fn merge_many(
         &self,
         entries: Vec<(String, VersionSet)>,
         limits: Limits,
     ) -> Result<(), ReplicaError> {
-        self.blocking(move |r| {
-            let mut stripes: Vec<usize> = entries.iter().map(|(k, _)| r.stripe_index(k)).collect();
-            stripes.sort_unstable();
-            stripes.dedup();
-            let _guards: Vec<_> = stripes
-                .iter()
-                .map(|&i| r.stripes[i].lock().unwrap_or_else(|p| p.into_inner()))
-                .collect();
-            let mut batch = ringkv_storage::WriteBatch::new();
-            let mut merged: std::collections::HashMap<String, VersionSet> =
-                std::collections::HashMap::new();
+        let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        self.locked(&refs, move |r| {
+            let mut merged: std::collections::BTreeMap<String, (Option<Vec<u8>>, VersionSet)> =
+                std::collections::BTreeMap::new();
             for (key, incoming) in entries {
-                let mut set = match merged.remove(&key) {
-                    Some(set) => set,
-                    None => r.load(&key)?.unwrap_or_default(),
-                };
-                set.merge(&incoming);
-                set.prune(&limits);
-                merged.insert(key, set);
+                if !merged.contains_key(&key) {
+                    let before = r.load_raw(&key)?;
+                    let set = match &before {
+                        Some(b) => Replica::decode(&key, b)?,
+                        None => VersionSet::new(),
+                    };
+                    merged.insert(key.clone(), (before, set));
+                }
+                if let Some((_, set)) = merged.get_mut(&key) {
+                    set.merge(&incoming);
+                    set.prune(&limits);
+                }
             }
-            for (key, set) in &merged {
-                batch.put(&data_key(key), &set.encode());
-            }
-            if !batch.is_empty() {
-                r.db.write_batch(batch)?;
-            }
-            Ok(())
+            let changes = merged
+                .into_iter()
+                .map(|(key, (before, set))| Change {
+                    key,
+                    before,
+                    after: Some(set.encode()),
+                })
+                .collect();
+            r.commit(changes)
         })
         .await
     }
@@ -317,15 +410,17 @@ impl Replica {
         expected: Vec<u8>,
     ) -> Result<bool, ReplicaError> {
         let key = key.to_string();
-        self.blocking(move |r| {
-            let _guard = r.stripe(&key).lock().unwrap_or_else(|p| p.into_inner());
-            match r.db.get(&data_key(&key))? {
-                Some(now) if now == expected => {
-                    r.db.delete(&data_key(&key))?;
-                    Ok(true)
-                }
-                _ => Ok(false),
+        self.locked(&[&key.clone()], move |r| {
+            let before = r.load_raw(&key)?;
+            if before.as_deref() != Some(&expected[..]) {
+                return Ok(false);
             }
+            r.commit(vec![Change {
+                key,
+                before,
+                after: None,
+            }])?;
+            Ok(true)
         })
         .await
     }

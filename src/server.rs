@@ -64,14 +64,18 @@ pub async fn open_node(
     )?);
     let background = Arc::new(Background::new());
     let rpc = RpcClient::new(config.rpc_timeout(), config.cluster_secret.as_deref())?;
+    let metrics = Arc::new(crate::metrics::Metrics::default());
     let (membership, first) = Membership::open(
         cluster.clone(),
         rpc.clone(),
         background.clone(),
+        metrics.clone(),
         &config.initial_peer_urls()?,
         config.request_timeout(),
     )?;
-    let node = Node::new(config, cluster, replica, rpc, membership, background);
+    let node = Node::new(
+        config, cluster, replica, rpc, membership, background, metrics,
+    );
     Ok((Arc::new(node), first))
 }
 

@@ -3,7 +3,9 @@
 //! - a valid partial PUT answers 200 with the new config, reaches every node without restarts, and
 //!   takes effect (a default W of 3 makes writes fail with one node down; W=1 makes them pass);
 //!   a member that was down during the update gets it once restarted (the newest settings win over
-//!   the ones it persisted);
+//!   the ones it persisted); a new gossip interval changes how often members heartbeat;
+//! - two concurrent updates on two nodes end with one deterministic winner on every node, and
+//!   each answer names the settings version it produced;
 //! - an invalid PUT (out-of-range quorum, unknown key or section, a non-hot section, wrong types,
 //!   malformed JSON) answers 422 (400 for malformed JSON) with a `detail` and changes nothing on any
 //!   node.
@@ -96,12 +98,17 @@ fn a_valid_update_reaches_every_node_and_takes_effect() {
     // Untouched settings stay.
     assert_eq!(get_config(&cluster.nodes[1])["quorum"]["r"], json!(2));
 
-    // W=3 is now the default: with a node down, a write without ?w cannot reach it.
+    // W=3 is now the default everywhere: with a node down, a write without ?w through any node
+    // cannot reach it.
     cluster.nodes[2].kill();
-    let detail = cluster.nodes[1]
-        .put("needs-three", json!(1))
-        .expect_error(503);
-    assert!(detail.contains('3'), "the 503 names the 3 needed: {detail}");
+    for node in &cluster.nodes[..2] {
+        let detail = node.put("needs-three", json!(1)).expect_error(503);
+        assert!(
+            detail.contains("2 of 3") && detail.contains("3 needed"),
+            "via {}: the 503 names 2 of 3 answered, 3 needed: {detail}",
+            node.id
+        );
+    }
 
     // Lower it through another node: the live members take it and writes pass again.
     put_config(&cluster.nodes[1], &json!({"quorum": {"w": 1}})).expect(200);
@@ -187,4 +194,88 @@ fn a_member_down_during_an_update_gets_it_after_restart() {
             node.id
         );
     }
+}
+
+fn settings_version(config: &Value) -> (u64, String) {
+    let v = &config["settings_version"];
+    (
+        v["version"].as_u64().unwrap_or_default(),
+        v["origin"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[test]
+fn concurrent_updates_on_two_nodes_converge_to_one_winner() {
+    let cluster = Cluster::builder(3).quorum(3, 2, 2).start();
+    let before = settings_version(&get_config(&cluster.nodes[2]));
+    let answers: Vec<Value> = std::thread::scope(|s| {
+        let handles: Vec<_> = [(0, 13), (1, 17)]
+            .into_iter()
+            .map(|(i, siblings)| {
+                let node = &cluster.nodes[i];
+                s.spawn(move || {
+                    put_config(node, &json!({"versioning": {"max_siblings": siblings}}))
+                        .expect(200)
+                        .json()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let produced: Vec<(u64, String)> = answers.iter().map(settings_version).collect();
+    for (answer, version) in answers.iter().zip(&produced) {
+        assert!(
+            version.0 > before.0,
+            "each answer names a new version: {answer}"
+        );
+        assert!(!version.1.is_empty(), "and its origin: {answer}");
+    }
+    let winner = answers
+        .iter()
+        .zip(&produced)
+        .max_by(|a, b| a.1.cmp(b.1))
+        .map(|(answer, version)| {
+            (
+                answer["versioning"]["max_siblings"].clone(),
+                version.clone(),
+            )
+        })
+        .unwrap();
+    wait_config_everywhere(&cluster, "the winning version", |c| {
+        settings_version(c) == winner.1 && c["versioning"]["max_siblings"] == winner.0
+    });
+    println!("answers named {produced:?}; every node settled on {winner:?}");
+}
+
+/// How many heartbeats `subject` made, as `observer` saw them, over `span`.
+fn heartbeats_over(observer: &Node, subject_url: &str, span: std::time::Duration) -> u64 {
+    let beat = || {
+        let peers = observer.http.get(&observer.at("/peers")).expect(200).json();
+        peers["members"]
+            .as_array()
+            .and_then(|ms| ms.iter().find(|m| m["url"] == json!(subject_url)))
+            .and_then(|m| m["heartbeat"].as_u64())
+            .unwrap_or_default()
+    };
+    let first = beat();
+    std::thread::sleep(span);
+    beat() - first
+}
+
+#[test]
+fn a_new_gossip_interval_takes_effect() {
+    let cluster = Cluster::builder(2)
+        .quorum(2, 1, 1)
+        .set("gossip.interval_ms", 1000)
+        .start();
+    let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
+    let span = std::time::Duration::from_secs(3);
+    let slow = heartbeats_over(a, &b.url, span);
+    put_config(a, &json!({"gossip": {"interval_ms": 100}})).expect(200);
+    wait_config_everywhere(&cluster, "interval 100 ms", |c| {
+        c["gossip"]["interval_ms"] == json!(100)
+    });
+    let fast = heartbeats_over(a, &b.url, span);
+    println!("heartbeats of a member over {span:?}: {slow} at 1000 ms, {fast} at 100 ms");
+    assert!(fast >= 3 * slow.max(1), "{slow} then {fast}");
 }

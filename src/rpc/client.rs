@@ -17,6 +17,8 @@ pub enum RpcError {
     Unreachable { url: String, reason: String },
     #[error("{url} did not answer in time")]
     Timeout { url: String },
+    #[error("the connection to {url} failed after the request was sent: {reason}")]
+    Interrupted { url: String, reason: String },
     #[error("{url} answered {status}: {detail}")]
     Status {
         url: String,
@@ -28,9 +30,30 @@ pub enum RpcError {
 }
 
 impl RpcError {
-    /// True when the request certainly did not reach the peer (safe to try another).
+    /// True when the request certainly did not reach the peer (safe to try another): only a
+    /// failure to connect. A timeout or a connection lost after the request went out may
+    /// hide a request the peer applied.
     pub fn never_sent(&self) -> bool {
         matches!(self, RpcError::Unreachable { .. })
+    }
+}
+
+/// Sorts a transport failure: no connection (never sent), a timeout, or a connection lost
+/// with the request possibly delivered.
+fn classify(e: &reqwest::Error, url: &str) -> RpcError {
+    let url = url.to_string();
+    if e.is_connect() {
+        RpcError::Unreachable {
+            url,
+            reason: e.to_string(),
+        }
+    } else if e.is_timeout() {
+        RpcError::Timeout { url }
+    } else {
+        RpcError::Interrupted {
+            url,
+            reason: e.to_string(),
+        }
     }
 }
 
@@ -80,21 +103,9 @@ impl RpcClient {
         if let Some((body, ctype)) = body {
             req = req.header(CONTENT_TYPE, ctype).body(body);
         }
-        let classify = |e: reqwest::Error, url: &str| {
-            if e.is_timeout() {
-                RpcError::Timeout {
-                    url: url.to_string(),
-                }
-            } else {
-                RpcError::Unreachable {
-                    url: url.to_string(),
-                    reason: e.to_string(),
-                }
-            }
-        };
-        let resp = req.send().await.map_err(|e| classify(e, &url))?;
+        let resp = req.send().await.map_err(|e| classify(&e, &url))?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| classify(e, &url))?;
+        let bytes = resp.bytes().await.map_err(|e| classify(&e, &url))?;
         Ok((status, bytes))
     }
 
@@ -303,5 +314,37 @@ impl RpcClient {
         self.call_ok(reqwest::Method::GET, &url, None, self.timeout)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+
+    use super::*;
+
+    /// A server that reads a request and closes the connection without answering (a
+    /// coordinator that crashed mid-request): the request may have been applied, so the
+    /// error must not say "never sent" (a forwarded append would be applied twice).
+    #[tokio::test]
+    async fn a_connection_lost_after_sending_is_not_never_sent() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            drop(conn);
+        });
+        let rpc = RpcClient::new(Duration::from_secs(5), None).unwrap();
+        let err = rpc.identity(&url).await.unwrap_err();
+        assert!(!err.never_sent(), "{err:?}");
+        server.join().unwrap();
+
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let err = rpc.identity(&url).await.unwrap_err();
+        assert!(err.never_sent(), "nothing listens: never sent: {err:?}");
     }
 }

@@ -15,6 +15,8 @@ pub struct Cluster {
     // Field order matters: nodes are killed before the directory is removed.
     pub nodes: Vec<Node>,
     pub http: Http,
+    /// The `--set` overrides every node was started with (nodes added later get them too).
+    pub sets: Vec<String>,
     dir: tempfile::TempDir,
 }
 
@@ -38,6 +40,9 @@ pub enum Membership {
     /// Ports are reserved first; node 0 gets the others' URLs with `--peers`, the others through
     /// `RINGKV_PEERS`.
     Peers,
+    /// Node 0 starts alone; every other node starts with `--peers` naming only node 0 (one
+    /// seed) and learns the rest by gossip.
+    Seed,
 }
 
 /// `n` ports that were free a moment ago (all bound at once, then released).
@@ -101,7 +106,12 @@ impl ClusterBuilder {
                 )
             })
             .collect();
-        let cluster = Cluster { nodes, http, dir };
+        let cluster = Cluster {
+            nodes,
+            http,
+            sets: self.sets.clone(),
+            dir,
+        };
         // With a cluster secret configured, admin writes must carry it.
         let secret = self
             .sets
@@ -165,6 +175,8 @@ impl ClusterBuilder {
                     .map(|j| urls[j].as_str())
                     .collect();
                 match (self.membership, i) {
+                    (Membership::Seed, 0) => {}
+                    (Membership::Seed, _) => launch.args = vec!["--peers".into(), urls[0].clone()],
                     (Membership::File, _) => {
                         launch.args = vec!["--membership-file".into(), file.display().to_string()];
                     }
@@ -174,7 +186,12 @@ impl ClusterBuilder {
                 Node::start_with(dir.path(), &id, launch, http.clone())
             })
             .collect();
-        Cluster { nodes, http, dir }
+        Cluster {
+            nodes,
+            http,
+            sets: self.sets,
+            dir,
+        }
     }
 }
 
@@ -195,6 +212,16 @@ impl Cluster {
 
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(|n| n.url.clone()).collect()
+    }
+
+    /// Starts one more node with the cluster's overrides plus `extra` (alone: join it with
+    /// `POST /peers`); returns its index.
+    pub fn add_node(&mut self, id: &str, extra: &[String]) -> usize {
+        let mut sets = self.sets.clone();
+        sets.extend_from_slice(extra);
+        let node = Node::start(self.dir.path(), id, &sets, self.http.clone());
+        self.nodes.push(node);
+        self.nodes.len() - 1
     }
 
     /// `kill -9` every node.
@@ -274,13 +301,22 @@ pub fn member_statuses(
         .get("members")
         .and_then(Value::as_array)
         .ok_or_else(|| format!("no members array in {body}"))?;
-    Ok(members
-        .iter()
-        .filter_map(|m| {
-            let url = m.get("url")?.as_str()?.trim_end_matches('/').to_owned();
-            Some((url, m.get("status")?.as_str()?.to_owned()))
-        })
-        .collect())
+    // A node that left and came back from a fresh data dir has two entries on one URL: the
+    // member that is there now wins over the one that left.
+    let mut statuses = std::collections::BTreeMap::new();
+    for m in members {
+        let (Some(url), Some(status)) = (
+            m.get("url").and_then(Value::as_str),
+            m.get("status").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let url = url.trim_end_matches('/').to_owned();
+        if status != "left" || !statuses.contains_key(&url) {
+            statuses.insert(url, status.to_owned());
+        }
+    }
+    Ok(statuses)
 }
 
 /// The sorted `peers` list of `GET {url}/peers`, without trailing slashes.
@@ -317,6 +353,11 @@ impl Drop for Cluster {
         }
         for node in &mut self.nodes {
             node.kill();
+        }
+        // RINGKV_TEST_KEEP=1 keeps the data dirs and logs for a post-mortem.
+        if std::env::var_os("RINGKV_TEST_KEEP").is_some() {
+            let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+            eprintln!("kept the cluster's dir: {}", dir.keep().display());
         }
     }
 }

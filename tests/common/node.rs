@@ -198,6 +198,42 @@ impl Node {
             .unwrap_or_else(|why| panic!("node {}: {why}\n{}", self.id, self.log_tail(40)))
     }
 
+    /// SIGSTOP: the process keeps its sockets but answers nothing (a hung node).
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// SIGCONT after [`Node::pause`].
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.pid().expect("signal: node is not running").to_string();
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(&pid)
+            .status()
+            .expect("running kill");
+        assert!(sent.success(), "kill -{signal} {pid} failed");
+    }
+
+    /// Wipes the (stopped) node's data dir and starts it afresh on the same port with no pinned
+    /// id, so it chooses a new one: a new member on the old address. Returns the new id.
+    pub fn restart_fresh(&mut self) -> String {
+        assert!(
+            self.child.is_none(),
+            "restart_fresh: node {} is running",
+            self.id
+        );
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        self.launch.node_id = None;
+        self.spawn_until_listening();
+        let health = self.http.get(&self.at("/healthcheck")).expect(200).json();
+        self.id = health["node_id"].as_str().expect("node_id").to_owned();
+        self.id.clone()
+    }
+
     /// Starts the node again on the same port, with the same data dir, node id and overrides.
     pub fn restart(&mut self) {
         assert!(
