@@ -81,12 +81,13 @@ pub struct ContextHeader {
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)]
 pub struct ConditionHeaders {
-    /// `*`: update only (412 when the key has no live value). Only `*` is supported.
-    #[param(rename = "If-Match", nullable = false, pattern = r"^\*$")]
+    /// `*`: update only (412 when the key has no live value). Only `*` is supported; an
+    /// empty value is no condition.
+    #[param(rename = "If-Match", nullable = false, pattern = r"^\*?$")]
     if_match: Option<String>,
     /// `*`: create only (412 when the key has a live value). Only `*` is supported; with
     /// If-Match too the request can never succeed (412).
-    #[param(rename = "If-None-Match", nullable = false, pattern = r"^\*$")]
+    #[param(rename = "If-None-Match", nullable = false, pattern = r"^\*?$")]
     if_none_match: Option<String>,
 }
 
@@ -286,6 +287,8 @@ pub fn condition(headers: &HeaderMap) -> Result<Option<Condition>, ApiError> {
             None => Ok(None),
             Some(v) => match v.to_str().map(str::trim) {
                 Ok("*") => Ok(Some("*".into())),
+                // An empty value names no condition (like an empty X-Context names no context).
+                Ok("") => Ok(None),
                 _ => Err(ApiError::bad_request(format!("{name} supports only `*`"))),
             },
         }
