@@ -1,10 +1,11 @@
-//! The command line: `ringkv serve | dev | bench | server ... | client ...`.
+//! The command line: `ringkv serve | dev | bench | server ... | client ... | healthcheck`.
 //!
 //! - `serve` runs one node in the foreground; `dev` three in one process.
 //! - `server start|list|join|stop|restart|kill` manage nodes running in the background on this
 //!   machine ([`server`], on disk as [`local`] describes).
 //! - `client read|write|update|delete|append` use any node (`--url`, several allowed: the next
 //!   is tried when one is down; see [`crate::client`]).
+//! - `healthcheck`: exit 0 when a node answers `GET /healthcheck` (container probes).
 //! - `get`, `put`, `delete`, `list`, `peers`, `join`: the older spellings, kept as hidden
 //!   aliases of the client and server commands.
 //!
@@ -110,6 +111,9 @@ pub enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Exit 0 when the node answers GET /healthcheck with 200, else 1 (for container probes).
+    #[command(after_help = "Example:\n  ringkv healthcheck --url http://127.0.0.1:7777 --ready")]
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
 }
 
 impl Command {

@@ -2,7 +2,8 @@
 //! node: it wires the storage engine, the ring and the version sets to the network.
 //!
 //! A tour, from the outside in:
-//! - [`cli`] and `main.rs`: the `ringkv` command (`serve`, `dev`, `bench`, client commands).
+//! - [`cli`] and `main.rs`: the `ringkv` command (`serve`, `dev`, `bench`, client commands);
+//!   [`healthcheck`]: `ringkv healthcheck`, the probe container health checks run.
 //! - [`config`] and [`settings`]: file/env/flag layers; the hot sections `PUT /config` changes.
 //! - [`server`]: runs one node (open storage, serve, ordered shutdown); [`dev`] runs three.
 //! - [`api`]: the HTTP contract of `API.md` (axum routes, validation, `{"detail"}` errors,
@@ -28,6 +29,7 @@ pub mod cluster;
 pub mod config;
 pub mod coordinator;
 pub mod dev;
+pub mod healthcheck;
 pub mod membership;
 pub mod metrics;
 pub mod node;

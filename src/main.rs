@@ -43,6 +43,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Bench(args) => ringkv_loadgen::run(args).await,
         Command::Server(args) => ringkv::cli::server::run(args).await,
         Command::Client(args) => ringkv::client::run(args).await,
+        Command::Healthcheck(args) => std::process::exit(ringkv::healthcheck::run(&args).await),
         other => anyhow::bail!("{other:?} is an alias that canonical() replaces"),
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use ringkv_storage::{Fs, RealFs};
 use tokio::net::TcpListener;
 
 use crate::background::Background;
@@ -24,7 +25,7 @@ use crate::rpc::RpcClient;
 /// How long shutdown waits for background work before syncing without closing.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn storage_options(config: &Config) -> ringkv_storage::Options {
+fn storage_options(config: &Config, fs: Arc<dyn Fs>) -> ringkv_storage::Options {
     let sync = match config.storage.sync {
         SyncMode::Always => ringkv_storage::SyncPolicy::Always,
         SyncMode::Interval => ringkv_storage::SyncPolicy::Interval(Duration::from_millis(
@@ -38,21 +39,42 @@ fn storage_options(config: &Config) -> ringkv_storage::Options {
         compaction_filter: Some(Arc::new(CollectDead {
             grace_ms: config.tombstone_grace_ms,
         })),
+        fs,
         ..ringkv_storage::Options::default()
     }
 }
 
+/// The gossip messages a node's first contact sends (started with the gossip worker).
+pub type FirstContact = Vec<ringkv_gossip::Outgoing>;
+
 /// Opens a node's parts for `config` (already resolved): storage, membership, shared state.
 /// Returns the node and the gossip messages its first contact sends.
-pub async fn open_node(
+pub async fn open_node(config: Config) -> anyhow::Result<(Arc<Node>, FirstContact)> {
+    open_node_on(config, Arc::new(RealFs)).await
+}
+
+/// [`open_node`] with the storage engine on the file system `fs` (a test puts a simulated disk
+/// there, `ringkv_storage::SimFs`, to see what a power loss would keep).
+pub async fn open_node_on(
     config: Config,
-) -> anyhow::Result<(Arc<Node>, Vec<ringkv_gossip::Outgoing>)> {
+    fs: Arc<dyn Fs>,
+) -> anyhow::Result<(Arc<Node>, FirstContact)> {
     let dir = config.data_dir().to_path_buf();
-    let options = storage_options(&config);
+    let options = storage_options(&config, fs);
     let storage_dir = dir.join("storage");
     let db = tokio::task::spawn_blocking(move || ringkv_storage::Db::open(&storage_dir, options))
         .await?
         .with_context(|| format!("opening the storage engine in {}", dir.display()))?;
+    if let Some(damage) = &db.recovery().damage {
+        if damage.hole {
+            tracing::error!(
+                "storage recovery stopped at damage in the commit log: {damage}; writes after it \
+                 were not recovered here (other replicas and repair hold them)"
+            );
+        } else {
+            tracing::warn!("storage recovery: {damage}");
+        }
+    }
     let replica = Replica::new(db);
     let cluster = Arc::new(Cluster::open(
         config.node_id(),
@@ -93,14 +115,25 @@ pub fn start_workers(node: &Arc<Node>, first: Vec<ringkv_gossip::Outgoing>) {
 /// Runs a node on `listener` until `shutdown` resolves. `on_ready` is called with the resolved
 /// config once the node serves.
 pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce(&Config),
+) -> anyhow::Result<()> {
+    run_on(config, Arc::new(RealFs), listener, shutdown, on_ready).await
+}
+
+/// [`run`] with the storage engine on the file system `fs` (see [`open_node_on`]).
+pub async fn run_on(
     mut config: Config,
+    fs: Arc<dyn Fs>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_ready: impl FnOnce(&Config),
 ) -> anyhow::Result<()> {
     let port = listener.local_addr()?.port();
     config.resolve(port)?;
-    let (node, first) = open_node(config).await?;
+    let (node, first) = open_node_on(config, fs).await?;
     start_workers(&node, first);
     let replica = node.replica.clone();
     let background = node.background.clone();

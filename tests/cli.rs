@@ -300,7 +300,12 @@ fn every_command_explains_itself_with_an_example() {
         &["client", "write"],
         &["client", "update"],
     ];
-    let more: [&[&str]; 3] = [&["client", "delete"], &["client", "append"], &["client"]];
+    let more: [&[&str]; 4] = [
+        &["client", "delete"],
+        &["client", "append"],
+        &["client"],
+        &["healthcheck"],
+    ];
     for args in commands.iter().chain(&more) {
         let help = h.ok(&[*args, &["--help"][..]].concat());
         assert!(

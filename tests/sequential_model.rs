@@ -2,7 +2,8 @@
 //! a 3-node cluster (N=3, R=W=2), match a plain map model after every step (API.md: sequential
 //! writes with no failures leave exactly one value, the last): PUT (201 when absent, 200 when
 //! present), append to arrays and strings, DELETE (204, or 404 when absent), and a GET through
-//! another node after each step answers 200 with the model's value or 404.
+//! another node after each step answers 200 with the model's value or 404. The mix comes from a
+//! printed seed; `RINGKV_TEST_SEED=N` reruns it.
 
 mod common;
 
@@ -13,19 +14,6 @@ use serde_json::{Value, json};
 
 const STEPS: usize = 240;
 const KEYS: u64 = 6;
-
-/// A tiny deterministic generator (64-bit LCG); the test needs variety, not quality.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % below
-    }
-}
 
 /// Even keys hold arrays, odd keys strings, so appends always meet a valid type pair.
 fn holds_arrays(key: &str) -> bool {
@@ -85,12 +73,12 @@ fn delete_step(node: &Node, key: &str, model: &mut BTreeMap<String, Value>) {
 fn sequential_operations_through_mixed_nodes_match_a_model() {
     let cluster = Cluster::builder(3).quorum(3, 2, 2).start();
     let mut model: BTreeMap<String, Value> = BTreeMap::new();
-    let mut rng = Lcg(0x5eed);
+    let mut rng = ringkv_testkit::rng("sequential_model");
     for step in 0..STEPS {
-        let key = format!("model-{}", rng.next(KEYS));
-        let writer = rng.next(3) as usize;
+        let key = format!("model-{}", rng.u64(..KEYS));
+        let writer = rng.usize(..3);
         let node = &cluster.nodes[writer];
-        let what = match rng.next(4) {
+        let what = match rng.u8(..4) {
             0 | 1 => {
                 put_step(node, &key, step, &mut model);
                 "PUT"
@@ -105,7 +93,7 @@ fn sequential_operations_through_mixed_nodes_match_a_model() {
             }
         };
         // Read through one of the two other nodes.
-        let reader = &cluster.nodes[(writer + 1 + rng.next(2) as usize) % 3];
+        let reader = &cluster.nodes[(writer + 1 + rng.usize(..2)) % 3];
         match model.get(&key) {
             Some(want) => {
                 let got = reader.get_value(&key);

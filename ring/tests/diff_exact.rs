@@ -55,6 +55,7 @@ fn memberships() -> impl Strategy<Value = (Vec<String>, Vec<String>)> {
 }
 
 proptest! {
+    #![proptest_config(ringkv_testkit::proptest_config("ring diff_exact", 256))]
     #[test]
     fn every_owner_change_is_in_exactly_the_prescribed_moves(
         (old_ids, new_ids) in memberships(),

@@ -86,7 +86,7 @@ fn a_join_moves_about_one_in_n_plus_one_keys() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ringkv_testkit::proptest_config("ring join_movement", 24))]
     #[test]
     fn a_join_moves_about_one_in_n_plus_one_of_the_space(
         salt in "[a-z0-9]{1,8}",

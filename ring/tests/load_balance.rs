@@ -76,7 +76,7 @@ fn survey_of_random_memberships() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ringkv_testkit::proptest_config("ring load_balance", 48))]
     #[test]
     fn no_membership_is_grossly_unbalanced(salt in "[a-z0-9]{1,12}") {
         let ids = (0..10).map(|i| format!("{salt}-{i}"));

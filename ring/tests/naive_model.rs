@@ -19,6 +19,7 @@ fn probes(naive: &NaiveRing, random: &[u64]) -> Vec<u64> {
 }
 
 proptest! {
+    #![proptest_config(ringkv_testkit::proptest_config("ring naive_model", 256))]
     #[test]
     fn preference_lists_agree_with_the_naive_ring(
         ids in member_ids(10),

@@ -10,6 +10,7 @@ use proptest::prelude::*;
 use ringkv_ring::Ring;
 
 proptest! {
+    #![proptest_config(ringkv_testkit::proptest_config("ring preference_list_size", 256))]
     #[test]
     fn preference_list_has_min_n_members_distinct(
         ids in member_ids(12),

@@ -112,6 +112,8 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        #![proptest_config(ringkv_testkit::proptest_config("storage batch decode", 256))]
+
         #[test]
         fn decoding_garbage_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
             let _ = decode_ops(&bytes);

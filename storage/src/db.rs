@@ -18,7 +18,6 @@
 //! A write whose log write or fsync failed has an unknown outcome (its bytes may still reach
 //! the disk and be replayed on reopen), like in any engine; every acknowledged write is kept.
 
-use std::fs::File;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,9 +27,11 @@ use std::thread::JoinHandle;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::batch::encode_ops;
+use crate::io::{FileIo, LockGuard};
 use crate::iter::{MergeIter, Scan};
 use crate::manifest::Manifest;
 use crate::memtable::MemTable;
+use crate::recovery::Recovery;
 use crate::stats::Counters;
 use crate::version::Version;
 use crate::wal::{LogWriter, log_path};
@@ -80,8 +81,10 @@ pub(crate) struct Shared {
     /// Held while one compaction task runs, by the background compactor or `compact()`.
     pub(crate) compaction: Mutex<()>,
     poisoned: AtomicBool,
+    /// What `open` found in the commit log.
+    pub(crate) recovery: Recovery,
     /// Holds the advisory lock on `dir/LOCK` for the engine's lifetime.
-    _lock: File,
+    _lock: LockGuard,
 }
 
 /// What recovery hands to a new engine.
@@ -89,7 +92,8 @@ pub(crate) struct Recovered {
     pub(crate) version: Version,
     pub(crate) writer: LogWriter,
     pub(crate) next_file_id: u64,
-    pub(crate) lock: File,
+    pub(crate) lock: LockGuard,
+    pub(crate) report: Recovery,
 }
 
 pub(crate) struct DbInner {
@@ -139,6 +143,7 @@ impl DbInner {
             bg_cv: Condvar::new(),
             compaction: Mutex::new(()),
             poisoned: AtomicBool::new(false),
+            recovery: rec.report,
             _lock: rec.lock,
             opts,
         });
@@ -229,6 +234,10 @@ impl DbInner {
         worker::compact_until_done(&self.shared)
     }
 
+    pub(crate) fn recovery(&self) -> &Recovery {
+        &self.shared.recovery
+    }
+
     pub(crate) fn stats(&self) -> Stats {
         let version = self.shared.current();
         let mut stats = Stats {
@@ -239,8 +248,14 @@ impl DbInner {
         for mem in std::iter::once(&version.mem).chain(&version.imm) {
             stats.memtable_bytes += mem.approximate_bytes() as u64;
             let log = log_path(&self.shared.dir, mem.log_id());
-            stats.log_bytes += std::fs::metadata(log).map_or(0, |m| m.len());
+            stats.log_bytes += self.shared.opts.fs.file_size(&log).unwrap_or(0);
         }
+        stats.log_bytes_dropped_at_open = self
+            .shared
+            .recovery
+            .damage
+            .as_ref()
+            .map_or(0, |d| d.dropped_bytes);
         self.shared.counters.fill(&mut stats);
         stats
     }
@@ -282,7 +297,7 @@ impl Shared {
     }
 
     /// The active log segment, for fsyncs outside the log lock.
-    pub(crate) fn log_file(&self) -> Arc<File> {
+    pub(crate) fn log_file(&self) -> Arc<dyn FileIo> {
         self.log.lock().writer.file()
     }
 
@@ -348,7 +363,8 @@ impl Shared {
         // segment can have a torn tail, so recovery treats damage anywhere else as corruption.
         log.writer.sync().map_err(|e| self.poison(e))?;
         let id = self.alloc_file_id();
-        let writer = LogWriter::create(&self.dir, id).map_err(|e| self.poison(e))?;
+        let writer =
+            LogWriter::create(&*self.opts.fs, &self.dir, id).map_err(|e| self.poison(e))?;
         log.writer = writer;
         log.frozen += 1;
         {
@@ -397,7 +413,9 @@ impl Shared {
             log_number: next.min_log_id(),
             levels: next.table_ids(),
         };
-        manifest.store(&self.dir).map_err(|e| self.poison(e))?;
+        manifest
+            .store(&*self.opts.fs, &self.dir)
+            .map_err(|e| self.poison(e))?;
         let mut current = self.version.write();
         let mut next = Version::clone(&current);
         edit(&mut next);

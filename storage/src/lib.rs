@@ -7,7 +7,7 @@
 //! - `db`: [`Db`], the handle; writers queue up and a leader commits the whole queue as one log
 //!   record with one fsync (group commit), then applies it to the active memtable.
 //! - `wal`: the commit log, segment files of length + crc32 framed records; recovery replays
-//!   the valid prefix, truncates a torn tail and reports corruption in the middle.
+//!   the valid prefix and stops at the first bad record.
 //! - `memtable`: a lock-free skiplist of `(key, seq)` versions with a size budget and a small
 //!   concurrent key filter; full memtables are frozen and flushed by a background thread
 //!   (`worker`, which also runs compactions and the interval log syncer).
@@ -20,13 +20,18 @@
 //!   executes it, with tombstone dropping and the [`CompactionFilter`] hook.
 //! - `iter`: the merging iterator behind [`Scan`] and compactions: newest source wins,
 //!   tombstones hide.
-//! - `recovery`: `open`: lock the directory, load the manifest, replay the log into level-0
-//!   tables, delete orphans.
+//! - `recovery`: `open`: lock the directory, load the manifest, replay the valid prefix of the
+//!   log into level-0 tables (reporting any damage in [`Recovery`]), delete orphans.
+//! - [`io`]: the file-system seam every file and directory operation goes through: [`RealFs`]
+//!   by default, [`SimFs`] in tests (a disk that loses what no fsync covered).
 //! - `stats`: [`Stats`] for a metrics endpoint.
 //!
 //! Durability contract: with [`SyncPolicy::Always`] a write returns only after the log record
-//! holding it is fsynced, and it becomes visible to readers only then. A failed fsync or a failed
-//! background flush/compaction poisons the engine: later writes return [`Error::Poisoned`].
+//! holding it is fsynced, and it becomes visible to readers only then; with `Interval` or `Never`
+//! a power loss takes back at most the writes after the last fsync, never a write before one
+//! (`tests/power_loss.rs` checks both on [`SimFs`]). A failed fsync or a failed background
+//! flush/compaction poisons the engine: later writes return [`Error::Poisoned`]. Opening keeps
+//! the longest valid prefix of the log and reports any damage in [`Db::recovery`].
 
 use std::ops::Bound;
 use std::path::Path;
@@ -37,6 +42,7 @@ mod batch;
 mod codec;
 mod compaction;
 mod db;
+pub mod io;
 mod iter;
 mod manifest;
 mod memtable;
@@ -48,7 +54,9 @@ mod wal;
 mod worker;
 
 pub use batch::WriteBatch;
+pub use io::{DiskOp, FileIo, Fs, Loss, RealFs, SimFs};
 pub use iter::{Scan, prefix_successor};
+pub use recovery::{LogDamage, Recovery};
 pub use stats::Stats;
 
 /// Everything that can go wrong in the engine.
@@ -120,6 +128,8 @@ pub struct Options {
     pub max_levels: usize,
     /// Compaction output is cut into tables of about this size.
     pub table_bytes: u64,
+    /// The file system under the engine: [`RealFs`], or [`SimFs`] in power-loss tests.
+    pub fs: Arc<dyn Fs>,
 }
 
 impl Default for Options {
@@ -137,6 +147,7 @@ impl Default for Options {
             level_multiplier: 10,
             max_levels: 7,
             table_bytes: 64 << 20,
+            fs: Arc::new(RealFs),
         }
     }
 }
@@ -156,6 +167,7 @@ impl std::fmt::Debug for Options {
             .field("level_multiplier", &self.level_multiplier)
             .field("max_levels", &self.max_levels)
             .field("table_bytes", &self.table_bytes)
+            .field("fs", &self.fs)
             .finish()
     }
 }
@@ -217,6 +229,11 @@ impl Db {
     }
     pub fn stats(&self) -> Stats {
         self.inner.stats()
+    }
+    /// What `open` found in the commit log: records replayed, and any damage where replay
+    /// stopped (the owner should log it: writes after it were not recovered).
+    pub fn recovery(&self) -> &Recovery {
+        self.inner.recovery()
     }
     /// Stops background work, syncs the log, and releases the directory.
     pub fn close(self) -> Result<()> {

@@ -14,11 +14,10 @@
 //! crc = crc32(body); log_number = the oldest segment whose writes are not all in tables
 //! ```
 
-use std::fs::{self, File};
-use std::io::Write;
 use std::path::Path;
 
 use crate::codec::{Reader, put_u32, put_u64};
+use crate::io::Fs;
 use crate::{Error, Result};
 
 const MAGIC: u64 = u64::from_le_bytes(*b"RKVMANIF");
@@ -92,9 +91,9 @@ impl Manifest {
     }
 
     /// Reads `dir/MANIFEST`; `None` for a directory that has none yet.
-    pub(crate) fn load(dir: &Path) -> Result<Option<Manifest>> {
+    pub(crate) fn load(fs: &dyn Fs, dir: &Path) -> Result<Option<Manifest>> {
         let path = dir.join(FILE_NAME);
-        let bytes = match fs::read(&path) {
+        let bytes = match fs.read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -109,14 +108,19 @@ impl Manifest {
     }
 
     /// Replaces `dir/MANIFEST` atomically and durably.
-    pub(crate) fn store(&self, dir: &Path) -> Result<()> {
+    pub(crate) fn store(&self, fs: &dyn Fs, dir: &Path) -> Result<()> {
         let tmp = dir.join(TEMP_NAME);
-        let mut file = File::create(&tmp)?;
-        file.write_all(&self.encode())?;
+        // Left behind by a store that failed half-way.
+        match fs.remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        let file = fs.create_new(&tmp)?;
+        file.append(&self.encode())?;
         file.sync_all()?;
         drop(file);
-        fs::rename(&tmp, dir.join(FILE_NAME))?;
-        File::open(dir)?.sync_all()?;
+        fs.rename(&tmp, &dir.join(FILE_NAME))?;
+        fs.sync_dir(dir)?;
         Ok(())
     }
 }
@@ -127,6 +131,8 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        #![proptest_config(ringkv_testkit::proptest_config("storage manifest decode", 256))]
+
         /// Arbitrary bodies behind a valid header and checksum decode or fail cleanly.
         #[test]
         fn decoding_checksummed_garbage_never_panics(body in prop::collection::vec(any::<u8>(), 0..200)) {
@@ -142,15 +148,17 @@ mod tests {
 
     #[test]
     fn store_load_and_reject_damage() {
+        let fs = &crate::io::RealFs;
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(Manifest::load(dir.path()).unwrap(), None);
+        assert_eq!(Manifest::load(fs, dir.path()).unwrap(), None);
         let m = Manifest {
             next_file_id: 42,
             log_number: 40,
             levels: vec![vec![3, 2], vec![], vec![7]],
         };
-        m.store(dir.path()).unwrap();
-        assert_eq!(Manifest::load(dir.path()).unwrap(), Some(m.clone()));
+        m.store(fs, dir.path()).unwrap();
+        m.store(fs, dir.path()).unwrap();
+        assert_eq!(Manifest::load(fs, dir.path()).unwrap(), Some(m.clone()));
         let bytes = m.encode();
         for i in 0..bytes.len() {
             let mut bad = bytes.clone();

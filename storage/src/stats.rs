@@ -13,6 +13,9 @@ pub struct Stats {
     pub table_bytes: u64,
     pub memtable_bytes: u64,
     pub log_bytes: u64,
+    /// Commit-log bytes that `open` could not replay (damage and everything after it; see
+    /// [`crate::Recovery`]). Nonzero means writes may have been lost.
+    pub log_bytes_dropped_at_open: u64,
     /// Point lookups a bloom filter answered "absent" (no block read).
     pub bloom_negatives: u64,
     /// Point lookups a bloom filter passed but the key was not in the table.

@@ -5,25 +5,22 @@
 //! (every segment id below the manifest's `log_number`).
 //!
 //! Invariants:
-//! - a record is written with one `write` call after the previous one completed, so only the
-//!   last record of a segment can be torn by a crash;
+//! - a record is written with one `append` call after the previous one completed, so a crash
+//!   of the process can only tear the last record of a segment; a power loss may lose any
+//!   unsynced write, so the unsynced tail of a segment may also hold holes;
 //! - a segment is fsynced before the next one is created, so only the newest segment can end in
-//!   a torn write;
-//! - recovery accepts the longest valid prefix. In the newest segment, a bad record with no
-//!   valid record anywhere after it is a torn tail and is truncated; a bad record followed by a
-//!   valid one, or a bad record in an older segment, is corruption and opening fails with the
-//!   file and offset (silently skipping it would lose acknowledged data). A torn tail whose
-//!   garbage happens to contain a valid framed record (a value that is itself a log record,
-//!   cut exactly there) would be reported as corruption: the safe side.
-
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+//!   unsynced writes;
+//! - replay keeps the longest valid prefix of the log and never goes past a bad record: a
+//!   record after a hole may depend on one in it (a later batch, a delete of what it wrote), so
+//!   replaying it would make up a state that never existed. Where replay stopped and what it
+//!   left out is reported (`recovery::Recovery`), never silently skipped.
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::Result;
 use crate::batch::{Op, decode_ops};
 use crate::codec::u32_at;
-use crate::{Error, Result};
+use crate::io::{FileIo, Fs};
 
 /// Bytes of the record header: `len` and `crc`.
 const HEADER: usize = 8;
@@ -51,7 +48,7 @@ pub(crate) fn parse_log_name(name: &str) -> Option<u64> {
 pub(crate) struct LogWriter {
     id: u64,
     /// Shared so the interval syncer and `Db::sync` can fsync without the writer's lock.
-    file: Arc<File>,
+    file: Arc<dyn FileIo>,
     bytes: u64,
     /// Fault injection: the next `sync` fails, as a failing disk would.
     #[cfg(test)]
@@ -60,15 +57,12 @@ pub(crate) struct LogWriter {
 
 impl LogWriter {
     /// Creates a new, empty segment (and fsyncs the directory so the segment survives a crash).
-    pub(crate) fn create(dir: &Path, id: u64) -> Result<LogWriter> {
-        let file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(log_path(dir, id))?;
-        File::open(dir)?.sync_all()?;
+    pub(crate) fn create(fs: &dyn Fs, dir: &Path, id: u64) -> Result<LogWriter> {
+        let file = fs.create_new(&log_path(dir, id))?;
+        fs.sync_dir(dir)?;
         Ok(LogWriter {
             id,
-            file: Arc::new(file),
+            file,
             bytes: 0,
             #[cfg(test)]
             fail_next_sync: false,
@@ -84,7 +78,7 @@ impl LogWriter {
         self.bytes
     }
 
-    pub(crate) fn file(&self) -> Arc<File> {
+    pub(crate) fn file(&self) -> Arc<dyn FileIo> {
         Arc::clone(&self.file)
     }
 
@@ -101,7 +95,7 @@ impl LogWriter {
         crc.update(payload);
         scratch.extend_from_slice(&crc.finalize().to_le_bytes());
         scratch.extend_from_slice(payload);
-        (&*self.file).write_all(scratch)?;
+        self.file.append(scratch)?;
         self.bytes += scratch.len() as u64;
         Ok(())
     }
@@ -131,51 +125,50 @@ fn record_at(buf: &[u8], off: usize) -> Option<(usize, usize)> {
     (hasher.finalize() == crc).then_some((start, end))
 }
 
-/// Replays one segment: calls `apply` for each valid record in order. In the `last` segment a
-/// bad record with nothing valid after it is a torn tail and is truncated; a bad record followed
-/// by a valid one, or any bad record in an older segment (fsynced before its successor was
-/// created), fails with `Error::Corruption`.
+/// How the replay of one segment ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Replayed {
+    /// Every byte belonged to a valid record.
+    Whole,
+    /// Replay stopped at the first bad record, at `offset` of a segment of `len` bytes.
+    Stopped {
+        offset: u64,
+        len: u64,
+        reason: String,
+        /// Something that checks out as a record follows the bad one: a hole, not a torn tail.
+        valid_after: bool,
+    },
+}
+
+/// Replays one segment: calls `apply` for each valid record in order, up to the first bad one
+/// (a bad header or checksum, or a checksummed payload that does not decode).
 pub(crate) fn replay_segment(
+    fs: &dyn Fs,
     path: &Path,
-    last: bool,
     mut apply: impl FnMut(Vec<Op>),
-) -> Result<()> {
-    let mut buf = Vec::new();
-    File::open(path)?.read_to_end(&mut buf)?;
+) -> Result<Replayed> {
+    let buf = fs.read(path)?;
     let mut off = 0;
     while off < buf.len() {
-        let Some((start, end)) = record_at(&buf, off) else {
-            if !last {
-                return Err(corruption(path, off, "bad record in a sealed segment"));
-            }
-            return truncate_or_fail(path, &buf, off, "bad record header or checksum");
+        let bad = match record_at(&buf, off) {
+            None => "bad record header or checksum",
+            Some((start, end)) => match decode_ops(&buf[start..end]) {
+                Ok(ops) => {
+                    apply(ops);
+                    off = end;
+                    continue;
+                }
+                Err(reason) => reason,
+            },
         };
-        match decode_ops(&buf[start..end]) {
-            Ok(ops) => apply(ops),
-            // The checksum matched, so these bytes were written like this: not a torn write.
-            Err(reason) => return Err(corruption(path, off, reason)),
-        }
-        off = end;
+        return Ok(Replayed::Stopped {
+            offset: off as u64,
+            len: buf.len() as u64,
+            reason: format!("commit log: {bad}"),
+            valid_after: (off + 1..buf.len()).any(|o| record_at(&buf, o).is_some()),
+        });
     }
-    Ok(())
-}
-
-fn truncate_or_fail(path: &Path, buf: &[u8], bad: usize, reason: &str) -> Result<()> {
-    if (bad + 1..buf.len()).any(|off| record_at(buf, off).is_some()) {
-        return Err(corruption(path, bad, reason));
-    }
-    let file = OpenOptions::new().write(true).open(path)?;
-    file.set_len(bad as u64)?;
-    file.sync_all()?;
-    Ok(())
-}
-
-fn corruption(path: &Path, offset: usize, reason: &str) -> Error {
-    Error::Corruption {
-        file: path.to_path_buf(),
-        offset: offset as u64,
-        reason: format!("commit log: {reason}"),
-    }
+    Ok(Replayed::Whole)
 }
 
 #[cfg(test)]
@@ -183,9 +176,10 @@ mod tests {
     use super::*;
     use crate::WriteBatch;
     use crate::batch::encode_ops;
+    use crate::io::RealFs;
 
     fn write_records(dir: &Path, n: usize) -> (PathBuf, Vec<u64>) {
-        let mut w = LogWriter::create(dir, 7).unwrap();
+        let mut w = LogWriter::create(&RealFs, dir, 7).unwrap();
         let mut ends = Vec::new();
         let mut scratch = Vec::new();
         for i in 0..n {
@@ -199,50 +193,51 @@ mod tests {
         (log_path(dir, 7), ends)
     }
 
-    fn count(path: &Path) -> Result<usize> {
+    fn count(path: &Path) -> (usize, Replayed) {
         let mut n = 0;
-        replay_segment(path, true, |ops| n += ops.len())?;
-        Ok(n)
+        let end = replay_segment(&RealFs, path, |ops| n += ops.len()).unwrap();
+        (n, end)
     }
 
     #[test]
     fn replays_every_record() {
         let dir = tempfile::tempdir().unwrap();
         let (path, _) = write_records(dir.path(), 5);
-        assert_eq!(count(&path).unwrap(), 5);
+        assert_eq!(count(&path), (5, Replayed::Whole));
         assert_eq!(parse_log_name("00000000000000000007.log"), Some(7));
     }
 
-    fn assert_corruption_at(result: Result<()>, expected: u64) {
-        match result {
-            Err(Error::Corruption { offset, .. }) => assert_eq!(offset, expected),
-            other => panic!("expected corruption at {expected}, got {other:?}"),
+    fn stopped_at(end: Replayed) -> (u64, bool) {
+        match end {
+            Replayed::Stopped {
+                offset,
+                valid_after,
+                ..
+            } => (offset, valid_after),
+            Replayed::Whole => panic!("replay did not stop"),
         }
     }
 
     #[test]
-    fn torn_tail_is_truncated_in_the_newest_segment_only() {
-        for last in [true, false] {
-            let dir = tempfile::tempdir().unwrap();
-            let (path, ends) = write_records(dir.path(), 3);
-            let file = OpenOptions::new().write(true).open(&path).unwrap();
-            file.set_len(ends[2] - 3).unwrap();
-            if last {
-                assert_eq!(count(&path).unwrap(), 2);
-                assert_eq!(std::fs::metadata(&path).unwrap().len(), ends[1]);
-            } else {
-                assert_corruption_at(replay_segment(&path, false, |_| {}), ends[1]);
-            }
-        }
+    fn a_torn_tail_stops_replay_with_nothing_valid_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, ends) = write_records(dir.path(), 3);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..ends[2] as usize - 3]).unwrap();
+        let (n, end) = count(&path);
+        assert_eq!(n, 2);
+        assert_eq!(stopped_at(end), (ends[1], false));
     }
 
     #[test]
-    fn damage_before_valid_records_is_corruption() {
+    fn a_hole_keeps_the_prefix_and_reports_valid_records_after_it() {
         let dir = tempfile::tempdir().unwrap();
         let (path, ends) = write_records(dir.path(), 3);
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[ends[0] as usize + 10] ^= 0x40;
         std::fs::write(&path, &bytes).unwrap();
-        assert_corruption_at(count(&path).map(drop), ends[0]);
+        let (n, end) = count(&path);
+        assert_eq!(n, 1, "only the record before the hole");
+        assert_eq!(stopped_at(end), (ends[0], true));
     }
 }

@@ -6,7 +6,6 @@
 //! joins them on close or drop), and poisons the engine if its work fails: a flush or
 //! compaction that cannot finish would otherwise let memory or level 0 grow without bound.
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -38,7 +37,8 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
 
 /// Writes every key's newest version of `mem` to table `id`.
 pub(crate) fn write_memtable(dir: &Path, id: u64, mem: &MemTable, opts: &Options) -> Result<Table> {
-    let mut builder = TableBuilder::create(dir, id, opts.block_bytes, opts.bloom_fp_rate)?;
+    let mut builder =
+        TableBuilder::create(&opts.fs, dir, id, opts.block_bytes, opts.bloom_fp_rate)?;
     mem.for_each_newest(|key, value| builder.add(key, value))?;
     builder.finish()
 }
@@ -79,7 +79,7 @@ fn flush_oldest(shared: &Shared) -> Result<()> {
             &shared.opts,
         )?))
     };
-    File::open(&shared.dir)?.sync_all()?;
+    shared.opts.fs.sync_dir(&shared.dir)?;
     shared.install(|v| {
         v.imm.retain(|m| !Arc::ptr_eq(m, &mem));
         if let Some(t) = &table {
@@ -87,7 +87,10 @@ fn flush_oldest(shared: &Shared) -> Result<()> {
         }
     })?;
     // The manifest no longer needs this segment; if the removal fails, the next open does it.
-    let _ = std::fs::remove_file(log_path(&shared.dir, mem.log_id()));
+    let _ = shared
+        .opts
+        .fs
+        .remove_file(&log_path(&shared.dir, mem.log_id()));
     shared.counters.add(&shared.counters.flushes, 1);
     let mut bg = shared.bg.lock();
     bg.flushed += 1;
@@ -136,7 +139,7 @@ pub(crate) fn compact_until_done(shared: &Shared) -> Result<()> {
             alloc_id: &alloc,
         };
         let outputs = compaction::run(&task, &version, &ctx)?;
-        File::open(&shared.dir)?.sync_all()?;
+        shared.opts.fs.sync_dir(&shared.dir)?;
         shared.install(|v| {
             v.levels[task.level].retain(|t| !task.upper.contains(&t.id()));
             let out = &mut v.levels[task.level + 1];
@@ -145,7 +148,7 @@ pub(crate) fn compact_until_done(shared: &Shared) -> Result<()> {
             out.sort_by(|a, b| a.smallest().cmp(b.smallest()));
         })?;
         for id in task.upper.iter().chain(&task.lower) {
-            let _ = std::fs::remove_file(table_path(&shared.dir, *id));
+            let _ = shared.opts.fs.remove_file(&table_path(&shared.dir, *id));
         }
         shared.counters.add(&shared.counters.compactions, 1);
         let _bg = shared.bg.lock();

@@ -42,6 +42,15 @@ fn log_cut_at_every_offset_keeps_exactly_the_whole_records() {
             .map(|i| (common::key(i), format!("value-{i}").into_bytes()))
             .collect();
         assert_eq!(got, expected, "cut at byte {cut}");
+        // A cut between records loses nothing that was written; one inside a record is a torn
+        // tail (nothing valid after it), reported with what was dropped.
+        match &db.recovery().damage {
+            None => assert!(ends.contains(&cut), "cut at byte {cut} not reported"),
+            Some(d) => {
+                assert!(!d.hole, "cut at byte {cut}: {d}");
+                assert_eq!(d.dropped_bytes, cut - ends[whole as usize - 1]);
+            }
+        }
         if (cut - first_cut) % 8 != 0 {
             continue;
         }

@@ -5,6 +5,9 @@
 //! The child is this test binary re-executed with `RINGKV_KILL_CHILD=<dir>` (hence
 //! `harness = false`). It writes from several threads with a small memtable, so kills also land
 //! during flushes and compactions, and prints `ack <key> <value>` after each write returns.
+//!
+//! The kill points (acknowledgements before each SIGKILL) come from a printed seed;
+//! `RINGKV_TEST_SEED=N` reruns the same ones.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -96,6 +99,7 @@ fn parent() {
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut acked = BTreeMap::new();
+    let mut rng = ringkv_testkit::rng("storage kill test");
     for round in 0..ROUNDS {
         let mut child = KillOnDrop(
             Command::new(&exe)
@@ -107,7 +111,8 @@ fn parent() {
         );
         let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
         // Kill after a random number of acknowledgements: sometimes right after start-up.
-        let kill_after = fastrand::usize(0..400);
+        let kill_after = rng.usize(0..400);
+        println!("round {round}: SIGKILL after {kill_after} acknowledgements");
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut seen = 0;
         while seen < kill_after {

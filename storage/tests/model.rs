@@ -2,7 +2,8 @@
 //! reopen against a `BTreeMap`, with gets and scans agreeing after every step, and scans opened
 //! earlier still reading exactly the state they were opened on.
 //!
-//! `RINGKV_PROPTEST_CASES` raises the number of cases (default 48, sized for CI).
+//! `RINGKV_PROPTEST_CASES` raises the number of cases (default 48, sized for CI); the seed is
+//! printed, and `PROPTEST_RNG_SEED` reruns it.
 
 mod common;
 
@@ -177,15 +178,8 @@ fn run(ops: Vec<Op>) {
     }
 }
 
-fn cases() -> u32 {
-    std::env::var("RINGKV_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(48)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+    #![proptest_config(ringkv_testkit::proptest_config("storage model", 48))]
 
     #[test]
     fn engine_agrees_with_btreemap(ops in prop::collection::vec(op(), 1..120)) {

@@ -3,6 +3,7 @@
 //! `GET /peers` lists all the others. Invariant: nodes are killed before the dir is removed; on a
 //! panic the tail of every node's log is printed.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::thread;
 
@@ -237,6 +238,53 @@ impl Cluster {
             node.restart();
         }
         self.wait_for_membership();
+    }
+
+    /// Runs `write`, then waits until exactly `n` running nodes stored it (their commit logs grew,
+    /// see [`Node::storage_log_bytes`]) and returns their indexes: the replicas of what was
+    /// written, found from the outside. Panics if more than `n` stored it.
+    pub fn stored_by(&self, n: usize, write: impl FnOnce()) -> BTreeSet<usize> {
+        let running: Vec<(usize, &Node)> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, node)| node.is_running() && !node.is_paused())
+            .collect();
+        let before: Vec<u64> = running
+            .iter()
+            .map(|(_, node)| node.storage_log_bytes())
+            .collect();
+        write();
+        wait_until("the write reached its replicas", DEADLINE, || {
+            let grown: BTreeSet<usize> = running
+                .iter()
+                .zip(&before)
+                .filter(|((_, node), b)| node.storage_log_bytes() > **b)
+                .map(|((i, _), _)| *i)
+                .collect();
+            match grown.len() {
+                len if len == n => Ok(grown),
+                len if len > n => panic!("{len} nodes stored one write: {grown:?}"),
+                _ => Err(format!("stored by {grown:?} so far")),
+            }
+        })
+    }
+
+    /// Every node answers `GET /items/{key}` with 200 and exactly `value`, also when asking all
+    /// 3 replicas (`?r=3`): one value everywhere, no siblings.
+    #[track_caller]
+    pub fn assert_one_value_everywhere(&self, key: &str, value: &Value) {
+        for node in &self.nodes {
+            assert_eq!(&node.get_value(key), value, "{key} via {}", node.id);
+            let all = node.http.get(&node.item(key, "?r=3"));
+            assert_eq!(
+                all.status, 200,
+                "{key} via {} with r=3: {}",
+                node.id, all.body
+            );
+            let want = serde_json::json!({ "value": value });
+            assert_eq!(all.json(), want, "{key} via {} with r=3", node.id);
+        }
     }
 
     /// Waits until every running node's `GET /peers` lists exactly the other nodes' URLs.

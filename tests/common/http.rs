@@ -59,6 +59,14 @@ impl Resp {
         self.error_detail()
     }
 
+    /// Asserts this is a 503 for a quorum not reached whose detail names exactly how many of the
+    /// asked replicas answered and how many were needed (API.md), as [`quorum_detail`] words it.
+    #[track_caller]
+    pub fn expect_quorum_error(&self, op: &str, got: usize, asked: usize, needed: usize) {
+        let detail = self.expect_error(503);
+        assert_eq!(detail, quorum_detail(op, got, asked, needed), "503 detail");
+    }
+
     /// Asserts the body is `{"detail": "<non-empty string>"}` (JSON content type) and returns the detail.
     #[track_caller]
     pub fn error_detail(&self) -> String {
@@ -85,6 +93,12 @@ impl Resp {
             )),
         }
     }
+}
+
+/// The `detail` of a 503 when a quorum was not reached: `op` is `read`, `write` or
+/// `write (context read)` (the read a DELETE, append or conditional write does first).
+pub fn quorum_detail(op: &str, got: usize, asked: usize, needed: usize) -> String {
+    format!("{op} quorum not reached: {got} of {asked} replicas answered in time, {needed} needed")
 }
 
 /// A blocking HTTP client shared by a test (cheap to clone: pooled connections inside).

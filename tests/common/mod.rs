@@ -1,7 +1,8 @@
 //! Shared harness for the black-box cluster tests: real `ringkv serve` processes on real sockets.
 //!
 //! - `node`: [`Node`], one child process started with `--port 0`, a data dir of its own and `--set`
-//!   overrides (or any [`Launch`]); killed (SIGKILL), stopped (SIGTERM), restarted identically.
+//!   overrides (or any [`Launch`]); killed (SIGKILL), stopped (SIGTERM), paused (SIGSTOP: a hung
+//!   node that accepts connections and answers nothing) and resumed, restarted identically.
 //! - `cluster`: [`Cluster`] owns the nodes and the temp dir; [`ClusterBuilder`] starts N nodes, joins
 //!   them and waits until every node's `GET /peers` lists all the others.
 //! - `http`: [`Http`], a blocking client returning [`Resp`] (status, headers, body, read whole).
@@ -10,7 +11,8 @@
 //! - here: [`wait_until`] polls a condition until a deadline (tests never sleep a fixed time), and
 //!   [`encode`] percent-encodes a key as one path segment.
 //!
-//! Invariants: every child is killed and reaped when its `Node` drops (also on panic), and the temp
+//! Invariants: every child is resumed if paused, then killed and reaped when its `Node` drops (also
+//! on panic), and the temp
 //! dir goes after the nodes (field order of `Cluster`). Children never inherit `RINGKV_*`, `PORT` or
 //! `HOST` from the test environment and run in the temp dir, so no stray `config.toml` is read.
 
@@ -71,7 +73,7 @@ pub fn wait_until<T>(
 }
 
 /// Removes `RINGKV_*`, `PORT` and `HOST` of the test environment from a child's environment.
-fn clean_env(cmd: &mut Command) {
+pub fn clean_env(cmd: &mut Command) {
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy().into_owned();
         if name.starts_with("RINGKV_") || name == "PORT" || name == "HOST" {
@@ -80,18 +82,23 @@ fn clean_env(cmd: &mut Command) {
     }
 }
 
-/// Sends `signal` (`"TERM"`, `"INT"`) to `child` with `kill`, then waits for its exit status with
-/// [`DEADLINE`]; past it the child is killed and reaped, and the error says so.
-fn signal_and_reap(child: &mut Child, signal: &str) -> Result<ExitStatus, String> {
-    let pid = child.id().to_string();
+/// Sends `signal` (`"TERM"`, `"STOP"`, `"CONT"`...) to process `pid` with `kill`.
+fn send_signal(pid: u32, signal: &str) -> Result<(), String> {
     let sent = Command::new("kill")
         .arg(format!("-{signal}"))
-        .arg(&pid)
+        .arg(pid.to_string())
         .status()
         .map_err(|e| format!("running kill: {e}"))?;
     if !sent.success() {
         return Err(format!("kill -{signal} {pid} failed"));
     }
+    Ok(())
+}
+
+/// Sends `signal` (`"TERM"`, `"INT"`) to `child` with `kill`, then waits for its exit status with
+/// [`DEADLINE`]; past it the child is killed and reaped, and the error says so.
+fn signal_and_reap(child: &mut Child, signal: &str) -> Result<ExitStatus, String> {
+    send_signal(child.id(), signal)?;
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().map_err(|e| format!("waiting: {e}"))? {

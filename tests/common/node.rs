@@ -1,7 +1,8 @@
 //! One `ringkv serve` child process ([`Node`]) started as a [`Launch`] says: ready once it printed
 //! `listening on <URL>` (read with a deadline); killed with SIGKILL, stopped with SIGTERM, restarted
-//! on the same port (or a new one) with the same data dir, node id and overrides. Its stderr and
-//! stdout go to `node.log` beside its data dir. Invariant: the child is killed and reaped on drop.
+//! on the same port (or a new one) with the same data dir, node id and overrides; paused (SIGSTOP)
+//! and resumed (SIGCONT). Its stderr and stdout go to `node.log` beside its data dir. Invariant:
+//! the child is resumed if paused, then killed and reaped on drop.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{DEADLINE, Http, Resp, clean_env, encode, signal_and_reap};
+use super::{DEADLINE, Http, Resp, clean_env, encode, send_signal, signal_and_reap};
 
 /// How a node is started, kept to restart it the same way.
 #[derive(Clone, Debug)]
@@ -60,6 +61,8 @@ pub struct Node {
     cwd: PathBuf,
     launch: Launch,
     child: Option<Child>,
+    /// Stopped with SIGSTOP and not resumed yet.
+    paused: bool,
 }
 
 impl Node {
@@ -83,6 +86,7 @@ impl Node {
             cwd,
             launch,
             child: None,
+            paused: false,
         };
         node.spawn_until_listening();
         node
@@ -174,6 +178,18 @@ impl Node {
             .collect()
     }
 
+    /// The `ringkv_storage_log_bytes` gauge of `GET /metrics`: the node's commit log grows by one
+    /// record per key version it stores, so a change shows that this node stored a write.
+    #[track_caller]
+    pub fn storage_log_bytes(&self) -> u64 {
+        let text = self.http.get(&self.at("/metrics")).expect(200).body;
+        text.lines()
+            .find_map(|l| l.strip_prefix("ringkv_storage_log_bytes "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|v| v as u64)
+            .unwrap_or_else(|| panic!("no ringkv_storage_log_bytes in {}'s /metrics", self.id))
+    }
+
     /// The OS process id while running.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
@@ -183,8 +199,33 @@ impl Node {
         self.child.is_some()
     }
 
+    /// SIGSTOP: the process keeps its sockets, so the kernel still accepts connections to it, but
+    /// it answers nothing until [`Node::resume`] (a hung replica, not a dead one).
+    pub fn pause(&mut self) {
+        let pid = self.pid().expect("pause: node is not running");
+        send_signal(pid, "STOP").unwrap_or_else(|why| panic!("node {}: {why}", self.id));
+        self.paused = true;
+    }
+
+    /// SIGCONT after [`Node::pause`]: the node goes on with whatever it had received.
+    pub fn resume(&mut self) {
+        if let (true, Some(pid)) = (self.paused, self.pid()) {
+            send_signal(pid, "CONT").unwrap_or_else(|why| panic!("node {}: {why}", self.id));
+        }
+        self.paused = false;
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
     /// SIGKILL, then reap. Acknowledged writes must survive this (storage sync `always`).
+    /// A paused node is resumed first, so no stopped process is ever left behind.
     pub fn kill(&mut self) {
+        if self.paused {
+            let _ = self.pid().map(|pid| send_signal(pid, "CONT"));
+            self.paused = false;
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -192,30 +233,12 @@ impl Node {
     }
 
     /// SIGTERM, then wait (with a deadline) for the exit status. Panics if it does not exit.
+    /// A paused node is resumed first (a stopped process does not act on SIGTERM).
     pub fn terminate(&mut self) -> ExitStatus {
+        self.resume();
         let mut child = self.child.take().expect("terminate: node is not running");
         signal_and_reap(&mut child, "TERM")
             .unwrap_or_else(|why| panic!("node {}: {why}\n{}", self.id, self.log_tail(40)))
-    }
-
-    /// SIGSTOP: the process keeps its sockets but answers nothing (a hung node).
-    pub fn pause(&self) {
-        self.signal("STOP");
-    }
-
-    /// SIGCONT after [`Node::pause`].
-    pub fn resume(&self) {
-        self.signal("CONT");
-    }
-
-    fn signal(&self, signal: &str) {
-        let pid = self.pid().expect("signal: node is not running").to_string();
-        let sent = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(&pid)
-            .status()
-            .expect("running kill");
-        assert!(sent.success(), "kill -{signal} {pid} failed");
     }
 
     /// Wipes the (stopped) node's data dir and starts it afresh on the same port with no pinned

@@ -131,10 +131,10 @@ pub(crate) fn run(task: &Task, version: &Version, ctx: &Context<'_>) -> Result<V
     if let Err(e) = result {
         // Unfinished outputs are not in the manifest; remove them now rather than at next open.
         if let Some(b) = builder {
-            let _ = std::fs::remove_file(b.path());
+            let _ = ctx.opts.fs.remove_file(b.path());
         }
         for t in &outputs {
-            let _ = std::fs::remove_file(table_path(ctx.dir, t.id()));
+            let _ = ctx.opts.fs.remove_file(&table_path(ctx.dir, t.id()));
         }
         return Err(e);
     }
@@ -143,6 +143,7 @@ pub(crate) fn run(task: &Task, version: &Version, ctx: &Context<'_>) -> Result<V
 
 fn new_builder(ctx: &Context<'_>) -> Result<TableBuilder> {
     TableBuilder::create(
+        &ctx.opts.fs,
         ctx.dir,
         (ctx.alloc_id)(),
         ctx.opts.block_bytes,

@@ -142,6 +142,8 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        #![proptest_config(ringkv_testkit::proptest_config("storage block decode", 256))]
+
         /// Arbitrary bytes with a valid checksum: decoding and every access either work or
         /// return an error, never panic.
         #[test]

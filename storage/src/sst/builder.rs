@@ -1,14 +1,15 @@
 //! Writes one table file, streaming blocks to disk as they fill.
 
-use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::block::BlockBuilder;
 use super::bloom::BloomFilter;
 use super::{FORMAT_VERSION, MAGIC};
 use crate::Result;
 use crate::codec::{put_bytes, put_u32, put_u64};
+use crate::io::{Appender, FileIo, Fs};
 
 /// Writes a table. Keys must be added in strictly increasing order, each once.
 ///
@@ -31,7 +32,9 @@ use crate::codec::{put_bytes, put_u32, put_u64};
 pub(crate) struct TableBuilder {
     id: u64,
     path: PathBuf,
-    out: BufWriter<File>,
+    fs: Arc<dyn Fs>,
+    file: Arc<dyn FileIo>,
+    out: BufWriter<Appender>,
     written: u64,
     block_bytes: usize,
     fp_rate: f64,
@@ -50,20 +53,20 @@ pub(crate) struct TableBuilder {
 impl TableBuilder {
     /// Creates table file `id` in `dir`; it is an orphan until a manifest names it.
     pub(crate) fn create(
+        fs: &Arc<dyn Fs>,
         dir: &Path,
         id: u64,
         block_bytes: usize,
         fp_rate: f64,
     ) -> Result<TableBuilder> {
         let path = super::table_path(dir, id);
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
+        let file = fs.create_new(&path)?;
         Ok(TableBuilder {
             id,
             path,
-            out: BufWriter::with_capacity(256 << 10, file),
+            fs: Arc::clone(fs),
+            out: BufWriter::with_capacity(256 << 10, Appender(Arc::clone(&file))),
+            file,
             written: 0,
             block_bytes: block_bytes.max(64),
             fp_rate,
@@ -127,9 +130,9 @@ impl TableBuilder {
 
     /// Writes index, bloom and footer, fsyncs, and opens the finished table.
     pub(crate) fn finish(self) -> Result<super::Table> {
-        let (id, path) = (self.id, self.path.clone());
+        let (id, path, fs) = (self.id, self.path.clone(), Arc::clone(&self.fs));
         self.write_tail()?;
-        super::Table::open(id, &path)
+        super::Table::open(&*fs, id, &path)
     }
 
     fn write_tail(mut self) -> Result<u64> {
@@ -166,8 +169,8 @@ impl TableBuilder {
         debug_assert_eq!(footer.len(), super::FOOTER_BYTES);
         self.out.write_all(&footer)?;
         self.written += footer.len() as u64;
-        let file = self.out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
+        self.out.flush()?;
+        self.file.sync_all()?;
         Ok(self.written)
     }
 

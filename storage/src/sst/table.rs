@@ -9,14 +9,14 @@
 //! Invariant: nothing read from the file is trusted. The footer, index and bloom blocks are
 //! checksummed and every offset is checked against the file size before it is used.
 
-use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::block::Block;
 use super::bloom::BloomFilter;
 use super::{FOOTER_BYTES, FORMAT_VERSION, MAGIC};
 use crate::codec::{Reader, u32_at};
+use crate::io::{FileIo, Fs};
 use crate::stats::Counters;
 use crate::{Error, Result};
 
@@ -30,7 +30,7 @@ pub(crate) struct BlockHandle {
 pub(crate) struct Table {
     id: u64,
     path: PathBuf,
-    file: File,
+    file: Arc<dyn FileIo>,
     size: u64,
     index: Vec<BlockHandle>,
     smallest: Vec<u8>,
@@ -45,9 +45,9 @@ impl std::fmt::Debug for Table {
 
 impl Table {
     /// Opens table `id` at `path`, reading and verifying footer, index and bloom filter.
-    pub(crate) fn open(id: u64, path: &Path) -> Result<Table> {
-        let file = File::open(path)?;
-        let size = file.metadata()?.len();
+    pub(crate) fn open(fs: &dyn Fs, id: u64, path: &Path) -> Result<Table> {
+        let file = fs.open(path)?;
+        let size = file.size()?;
         let corrupt = |offset: u64, reason: &str| Error::Corruption {
             file: path.to_path_buf(),
             offset,
@@ -246,6 +246,8 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        #![proptest_config(ringkv_testkit::proptest_config("storage table open", 256))]
+
         #[test]
         fn decoding_garbage_index_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..300), limit in any::<u64>()) {
             let _ = decode_index(&bytes, limit);
@@ -258,7 +260,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("garbage.sst");
             std::fs::write(&path, &bytes).unwrap();
-            if let Ok(table) = Table::open(1, &path) {
+            if let Ok(table) = Table::open(&crate::io::RealFs, 1, &path) {
                 let counters = Counters::default();
                 let _ = table.get(b"key", &counters);
             }

@@ -12,16 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::prelude::*;
 use ringkv_versions::{Context, Dot, Limits, Value, VersionSet};
 
-/// Property-test cases per test: `RINGKV_PROPTEST_CASES` overrides the default.
+/// Property-test cases per test (`RINGKV_PROPTEST_CASES` overrides the default), with a printed
+/// seed that `PROPTEST_RNG_SEED` gives back (see `ringkv_testkit`).
 pub fn cases(default: u32) -> ProptestConfig {
-    let cases = std::env::var("RINGKV_PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
+    ringkv_testkit::proptest_config("versions property test", default)
 }
 
 pub fn node(i: usize) -> String {
