@@ -1,22 +1,39 @@
-//! The command line: `ringkv serve | dev | bench | get | put | delete | list | peers | join |
-//! healthcheck`.
+//! The command line: `ringkv serve | dev | bench | server ... | client ... | healthcheck`.
+//!
+//! - `serve` runs one node in the foreground; `dev` three in one process.
+//! - `server start|list|join|stop|restart|kill` manage nodes running in the background on this
+//!   machine ([`server`], on disk as [`local`] describes).
+//! - `client read|write|update|delete|append` use any node (`--url`, several allowed: the next
+//!   is tried when one is down; see [`crate::client`]).
+//! - `healthcheck`: exit 0 when a node answers `GET /healthcheck` (container probes).
+//! - `get`, `put`, `delete`, `list`, `peers`, `join`: the older spellings, kept as hidden
+//!   aliases of the client and server commands.
 //!
 //! `serve` flags become the last configuration layer (flags > environment > file > defaults,
 //! see [`crate::config`]); clap does not read the environment for them itself, so the
 //! precedence stays in one place.
+
+pub mod bar;
+pub mod local;
+pub mod server;
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 
+use crate::client::{ClientArgs, ClientCommand, Target, WriteArgs};
 use crate::config::{Config, Layer};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "ringkv",
     version,
-    about = "A Dynamo-style leaderless key/value store"
+    about = "A Dynamo-style leaderless key/value store",
+    after_help = "Examples:\n  ringkv dev                                  # a local 3-node cluster\n  \
+        ringkv server start --port 7777             # a node in the background\n  \
+        ringkv client write greeting hello --url http://127.0.0.1:7777\n  \
+        ringkv client read greeting"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -25,55 +42,117 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run one node.
+    /// Run one node in the foreground.
+    #[command(
+        after_help = "Examples:\n  ringkv serve --port 7777 --peers http://127.0.0.1:8888\n  \
+        ringkv serve --config node1.toml --set quorum.w=1"
+    )]
     Serve(ServeArgs),
     /// Run a local 3-node cluster (127.0.0.1:7777, 8888, 9999) until Ctrl-C.
+    #[command(
+        after_help = "Example:\n  ringkv dev --ports 7000,7001,7002 --set storage.sync=never"
+    )]
     Dev(crate::dev::DevArgs),
     /// Drive a cluster with load and print throughput and latency.
+    #[command(
+        after_help = "Example:\n  ringkv bench --clients 64 --duration 10 --read-ratio 0.9 --prefill"
+    )]
     Bench(ringkv_loadgen::BenchArgs),
-    /// Print a key's value (or siblings).
+    /// Run and manage local nodes: start, list, join, stop, restart, kill.
+    #[command(after_help = "Examples:\n  ringkv server start --port 7777\n  \
+        ringkv server start --port 8888 --join http://127.0.0.1:7777\n  \
+        ringkv server list\n  ringkv server stop 8888 --leave")]
+    Server(server::ServerArgs),
+    /// Read and write keys through any node: read, write, update, delete, append.
+    #[command(after_help = "Examples:\n  ringkv client write greeting hello\n  \
+        ringkv client read greeting --url http://127.0.0.1:7777,http://127.0.0.1:8888\n  \
+        ringkv client read            # every key")]
+    Client(ClientArgs),
+    /// Alias of `client read KEY`.
+    #[command(hide = true)]
     Get {
         key: String,
         #[command(flatten)]
-        target: crate::client::Target,
+        target: Target,
     },
-    /// Store a JSON value under a key.
+    /// Alias of `client write KEY VALUE`.
+    #[command(hide = true)]
     Put {
-        key: String,
-        /// A JSON value, e.g. '"text"', 42, '{"a": 1}'.
-        value: String,
-        /// Seconds until the value expires.
-        #[arg(long)]
-        ttl: Option<u64>,
         #[command(flatten)]
-        target: crate::client::Target,
+        write: WriteArgs,
+        #[command(flatten)]
+        target: Target,
     },
-    /// Delete a key.
+    /// Alias of `client delete KEY`.
+    #[command(hide = true)]
     Delete {
         key: String,
         #[command(flatten)]
-        target: crate::client::Target,
+        target: Target,
     },
-    /// List keys (every page).
+    /// Alias of `client read --prefix P`.
+    #[command(hide = true)]
     List {
         #[arg(long, default_value = "")]
         prefix: String,
         #[command(flatten)]
-        target: crate::client::Target,
+        target: Target,
     },
-    /// Show the cluster's members.
+    /// Alias of `server list --json`, for the node at --url.
+    #[command(hide = true)]
     Peers {
         #[command(flatten)]
-        target: crate::client::Target,
+        target: Target,
     },
-    /// Join the node at --url with the cluster of PEER_URL.
+    /// Alias of `server join PEER_URL`, for the node at --url.
+    #[command(hide = true)]
     Join {
         peer_url: String,
         #[command(flatten)]
-        target: crate::client::Target,
+        target: Target,
     },
     /// Exit 0 when the node answers GET /healthcheck with 200, else 1 (for container probes).
+    #[command(after_help = "Example:\n  ringkv healthcheck --url http://127.0.0.1:7777 --ready")]
     Healthcheck(crate::healthcheck::HealthcheckArgs),
+}
+
+impl Command {
+    /// The older spellings as the commands they stand for; other commands as they are.
+    pub fn canonical(self) -> Command {
+        let client = |command, target| {
+            Command::Client(ClientArgs {
+                command,
+                target,
+                home: PathBuf::from("./data"),
+            })
+        };
+        let server = |command, target| {
+            Command::Server(server::ServerArgs {
+                command,
+                home: PathBuf::from("./data"),
+                target,
+            })
+        };
+        match self {
+            Command::Get { key, target } => client(
+                ClientCommand::Read {
+                    key: Some(key),
+                    prefix: String::new(),
+                },
+                target,
+            ),
+            Command::Put { write, target } => client(ClientCommand::Write(write), target),
+            Command::Delete { key, target } => client(ClientCommand::Delete { key }, target),
+            Command::List { prefix, target } => {
+                client(ClientCommand::Read { key: None, prefix }, target)
+            }
+            Command::Peers { target } => server(server::ServerCommand::List { json: true }, target),
+            Command::Join { peer_url, target } => {
+                server(server::ServerCommand::Join { peer_url }, target)
+            }
+            other => other,
+        }
+    }
 }
 
 /// `ringkv serve` flags; every one also exists as a config key.

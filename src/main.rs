@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -18,7 +18,15 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    match Cli::parse().command {
+    if let Err(e) = run(Cli::parse().command.canonical()).await {
+        // One line a person can act on; the causes are joined into it.
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve(args) => {
             let config = args.load()?;
             let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
@@ -33,17 +41,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Dev(args) => ringkv::dev::run(args).await,
         Command::Bench(args) => ringkv_loadgen::run(args).await,
-        Command::Get { key, target } => ringkv::client::get(&target, &key).await,
-        Command::Put {
-            key,
-            value,
-            ttl,
-            target,
-        } => ringkv::client::put(&target, &key, &value, ttl).await,
-        Command::Delete { key, target } => ringkv::client::delete(&target, &key).await,
-        Command::List { prefix, target } => ringkv::client::list(&target, &prefix).await,
-        Command::Peers { target } => ringkv::client::peers(&target).await,
-        Command::Join { peer_url, target } => ringkv::client::join(&target, &peer_url).await,
+        Command::Server(args) => ringkv::cli::server::run(args).await,
+        Command::Client(args) => ringkv::client::run(args).await,
         Command::Healthcheck(args) => std::process::exit(ringkv::healthcheck::run(&args).await),
+        other => anyhow::bail!("{other:?} is an alias that canonical() replaces"),
     }
 }

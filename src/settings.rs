@@ -249,9 +249,16 @@ impl Settings {
                 self.hinted_handoff.replay_rate_keys_per_sec,
             ),
         ];
-        for (name, value) in positive {
+        // The documented type of every numeric setting is a signed 64-bit integer (OpenAPI's
+        // int64), so the upper bound is its maximum; no real setting comes near it.
+        let most = i64::MAX as u64;
+        let quorum = [("quorum.n", q.n as u64)];
+        for (name, value) in positive.into_iter().chain(quorum) {
             if value == 0 {
                 return Err(format!("{name} must be positive"));
+            }
+            if value > most {
+                return Err(format!("{name} must be at most {most}, got {value}"));
             }
         }
         let g = &self.gossip;
@@ -295,13 +302,24 @@ impl Settings {
                 if !target.contains_key(key) {
                     return Err(format!("unknown setting `{section}.{key}`"));
                 }
-                target.insert(key.clone(), value.clone());
+                target.insert(key.clone(), whole_as_integer(value));
             }
         }
         let next: Settings =
             serde_json::from_value(current).map_err(|e| format!("invalid value: {e}"))?;
         next.validate()?;
         Ok(next)
+    }
+}
+
+/// `5.0` as `5`: JSON Schema's `integer` (the documented type of every numeric setting)
+/// admits a whole number written with a fraction, and the typed settings must too.
+fn whole_as_integer(value: &serde_json::Value) -> serde_json::Value {
+    match value.as_f64() {
+        Some(f) if value.is_f64() && f.fract() == 0.0 && (0.0..1.8e19).contains(&f) => {
+            serde_json::Value::from(f as u64)
+        }
+        _ => value.clone(),
     }
 }
 
@@ -347,6 +365,18 @@ mod tests {
             }
         );
         assert_eq!(next.gossip, Gossip::default());
+        let whole = Settings::default()
+            .patched(&json!({"gossip": {"interval_ms": 250.0}}))
+            .unwrap();
+        assert_eq!(
+            whole.gossip.interval_ms, 250,
+            "JSON Schema's integer admits 250.0"
+        );
+        assert!(
+            Settings::default()
+                .patched(&json!({"gossip": {"interval_ms": 2.5}}))
+                .is_err()
+        );
     }
 
     #[test]
@@ -375,6 +405,12 @@ mod tests {
                 .contains("failure_timeout_ms")
         );
         assert!(s.patched(&json!({"gossip": {"fanout": 0}})).is_err());
+        assert!(
+            s.patched(&json!({"versioning": {"max_siblings": 9_223_372_036_854_775_808_u64}}))
+                .unwrap_err()
+                .contains("at most 9223372036854775807"),
+            "above OpenAPI's int64"
+        );
         assert!(s.patched(&json!([1])).is_err());
     }
 

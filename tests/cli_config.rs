@@ -65,7 +65,7 @@ fn flags_beat_environment_beat_file_beat_defaults() {
     let c = config(&node);
     assert_eq!(
         c["quorum"],
-        json!({"n": 1, "r": 1, "w": 1}),
+        json!({"n": 1, "r": 1, "w": 1, "sloppy": true}),
         "from the file: {c}"
     );
     assert_eq!(

@@ -49,7 +49,7 @@ fn get_config_shows_the_effective_config() {
     assert_eq!(config["request_timeout_ms"], json!(2345), "{config}");
     assert_eq!(
         config["quorum"],
-        json!({"n": 1, "r": 1, "w": 1}),
+        json!({"n": 1, "r": 1, "w": 1, "sloppy": true}),
         "{config}"
     );
     assert_eq!(config["versioning"]["max_siblings"], json!(7), "{config}");
@@ -88,7 +88,7 @@ fn a_valid_update_reaches_every_node_and_takes_effect() {
     let config = resp.expect(200).json();
     assert_eq!(
         config["quorum"],
-        json!({"n": 3, "r": 2, "w": 3}),
+        json!({"n": 3, "r": 2, "w": 3, "sloppy": true}),
         "{config}"
     );
     assert_eq!(config["versioning"]["max_siblings"], json!(9));

@@ -50,7 +50,7 @@ fn dev_starts_three_nodes_serves_and_stops_cleanly_on_ctrl_c() {
     let config = http.get(&format!("{}/config", urls[0])).expect(200).json();
     assert_eq!(
         config["quorum"],
-        json!({"n": 3, "r": 2, "w": 2}),
+        json!({"n": 3, "r": 2, "w": 2, "sloppy": true}),
         "{config}"
     );
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -50,31 +50,14 @@ pub struct PeersOut {
     members: Vec<MemberInfo>,
 }
 
-/// `POST /peers` body.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct JoinDoc {
-    /// The URL of any node of the cluster to join, e.g. `http://127.0.0.1:8888`.
-    peer_url: String,
-}
-
-/// A partial update of the hot sections, e.g. `{"quorum": {"w": 1}}`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ConfigPatchDoc {
-    quorum: Option<serde_json::Value>,
-    gossip: Option<serde_json::Value>,
-    anti_entropy: Option<serde_json::Value>,
-    versioning: Option<serde_json::Value>,
-    hinted_handoff: Option<serde_json::Value>,
-}
-
 /// `GET /healthcheck` query.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HealthQuery {
     /// Answer 200 only when this node is a full member that serves reads (joined, not
     /// joining, leaving or left), else 503: a readiness probe.
     #[serde(default)]
+    #[param(nullable = false)]
     ready: Option<bool>,
 }
 
@@ -82,12 +65,14 @@ pub struct HealthQuery {
 #[utoipa::path(get, path = "/healthcheck", tag = "cluster", params(HealthQuery),
     responses(
         (status = 200, description = "The node is up and serving", body = HealthOut),
+        (status = 400, description = "A malformed `ready`", body = super::ErrorBody),
         (status = 503, description = "With `ready=true`: the node is not a full member yet (or any more)", body = super::ErrorBody),
     ))]
 pub async fn healthcheck(
     State(node): State<Arc<Node>>,
-    Query(q): Query<HealthQuery>,
+    query: Result<Query<HealthQuery>, QueryRejection>,
 ) -> Result<Json<HealthOut>, ApiError> {
+    let Query(q) = query?;
     let phase = node.membership.phase();
     if q.ready == Some(true) && !matches!(phase, Phase::Joined | Phase::Normal) {
         return Err(ApiError::unavailable(format!(
@@ -123,15 +108,15 @@ const JOIN_WAIT: Duration = Duration::from_secs(5);
 
 /// Join the node at `peer_url` (and the members of its cluster, if any) into this node's
 /// cluster.
-#[utoipa::path(post, path = "/peers", tag = "cluster", request_body = JoinDoc,
+#[utoipa::path(post, path = "/peers", tag = "cluster", request_body = super::docs::JoinDoc,
     responses(
         (status = 200, description = "The node is joining: it shows `joining` in `members` until it holds its ranges, then `alive`", body = PeersOut),
         (status = 400, description = "Bad JSON, or this node's own URL", body = super::ErrorBody),
         (status = 401, description = "A cluster secret is configured and X-Cluster-Secret is missing or wrong", body = super::ErrorBody),
         (status = 409, description = "Already a member, or the node left a cluster (it must restart with a fresh data dir)", body = super::ErrorBody),
         (status = 415, description = "The body is not sent as application/json", body = super::ErrorBody),
-        (status = 422, description = "Missing or malformed `peer_url`", body = super::ErrorBody),
-        (status = 502, description = "The peer could not be reached", body = super::ErrorBody),
+        (status = 422, description = "Missing or malformed `peer_url`, or no ringkv node that accepts this one answers there", body = super::ErrorBody),
+        (status = 502, description = "The peer answered with a server error", body = super::ErrorBody),
     ))]
 pub async fn join(
     State(node): State<Arc<Node>>,
@@ -147,6 +132,7 @@ pub async fn join(
         .ok_or_else(|| {
             ApiError::unprocessable("the body must be {\"peer_url\": \"http://host:port\"}")
         })?;
+    super::docs::check_peer_url(raw)?;
     let url = normalize_url(raw).map_err(ApiError::unprocessable)?;
     if url == node.cluster.self_url {
         return Err(ApiError::bad_request(format!(
@@ -164,12 +150,11 @@ pub async fn join(
     if view.all().iter().any(|m| m.url == url) {
         return Err(conflict(format!("{url} is already a member")));
     }
-    let theirs = node.rpc.identity(&url).await.map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            format!("could not reach {url}: {e}"),
-        )
-    })?;
+    let theirs = node
+        .rpc
+        .identity(&url)
+        .await
+        .map_err(|e| unjoinable(&url, &e))?;
     if theirs.id == node.cluster.self_id {
         return Err(ApiError::bad_request(format!("{url} is this node")));
     }
@@ -195,7 +180,7 @@ pub async fn join(
     node.rpc
         .adopt(&url, &adopt)
         .await
-        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, format!("{url} did not join: {e}")))?;
+        .map_err(|e| unjoinable(&url, &e))?;
     let deadline = tokio::time::Instant::now() + JOIN_WAIT;
     while !node.cluster.view().members.contains_key(&theirs.id)
         && tokio::time::Instant::now() < deadline
@@ -205,12 +190,30 @@ pub async fn join(
     Ok(Json(peers_out(&node)))
 }
 
+/// Why `url` cannot be joined. A peer that is not there (unreachable, silent, not ringkv, or
+/// refusing us: another cluster secret) makes the request unprocessable as given: 422, so
+/// bad input never looks like a server fault. Only a peer that answers with a server error
+/// is a gateway problem: 502.
+fn unjoinable(url: &str, e: &crate::rpc::RpcError) -> ApiError {
+    use crate::rpc::RpcError;
+    let status = match e {
+        RpcError::Status { status, .. } if *status >= 500 => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    ApiError::new(
+        status,
+        format!("cannot join {url}: no ringkv node that accepts this one answered there ({e})"),
+    )
+}
+
 /// `DELETE /peers/{id}` query.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LeaveQuery {
     /// Remove a member that is dead and cannot hand off its data: its ranges are
     /// re-replicated from the surviving replicas. Refused for a member that is alive.
     #[serde(default)]
+    #[param(nullable = false)]
     force: Option<bool>,
 }
 
@@ -219,17 +222,18 @@ pub struct LeaveQuery {
     params(("id" = String, Path, description = "The member's node id (see GET /peers), or its URL or host:port"), LeaveQuery),
     responses(
         (status = 202, description = "The leave started: the member is `leaving` (progress in GET /peers' `movement`), then `left`", body = PeersOut),
-        (status = 400, description = "The last member cannot leave, or a node cannot force-remove itself", body = super::ErrorBody),
         (status = 401, description = "A cluster secret is configured and X-Cluster-Secret is missing or wrong", body = super::ErrorBody),
         (status = 404, description = "No such member", body = super::ErrorBody),
-        (status = 409, description = "The member is dead (use ?force=true), alive (no force), joining, or already left", body = super::ErrorBody),
+        (status = 400, description = "A malformed `force`", body = super::ErrorBody),
+        (status = 409, description = "The member is dead (use ?force=true), alive (no force), joining, or already left; the last member cannot leave; a node cannot force-remove itself", body = super::ErrorBody),
         (status = 503, description = "The member could not be asked to leave", body = super::ErrorBody),
     ))]
 pub async fn leave(
     State(node): State<Arc<Node>>,
     Path(id): Path<String>,
-    Query(q): Query<LeaveQuery>,
+    query: Result<Query<LeaveQuery>, QueryRejection>,
 ) -> Result<(StatusCode, Json<PeersOut>), ApiError> {
+    let Query(q) = query?;
     let force = q.force == Some(true);
     let conflict = |detail: String| ApiError::new(StatusCode::CONFLICT, detail);
     let Some(member) = node.membership.resolve(&id) else {
@@ -248,16 +252,17 @@ pub async fn leave(
         }
         _ => {}
     }
+    // Valid requests the cluster's state forbids: 409, like the other state conflicts.
     if node.cluster.view().all().len() <= 1 {
-        return Err(ApiError::bad_request(
-            "the last member of a cluster cannot leave it",
+        return Err(conflict(
+            "the last member of a cluster cannot leave it".into(),
         ));
     }
     let dead = member.status == Status::Dead;
     if force {
         if id == node.cluster.self_id {
-            return Err(ApiError::bad_request(
-                "a node cannot force-remove itself; remove it through another member",
+            return Err(conflict(
+                "a node cannot force-remove itself; remove it through another member".into(),
             ));
         }
         if !dead {
@@ -281,8 +286,18 @@ pub async fn leave(
         node.rpc
             .leave(&member.url, &id, node.rpc.timeout() * 2)
             .await
-            .map_err(|e| {
-                ApiError::unavailable(format!("member `{id}` could not be asked to leave: {e}"))
+            .map_err(|e| match e {
+                // The member refused (e.g. it is the last one in its own view): its 4xx, not
+                // a 503 that would blame this node.
+                crate::rpc::RpcError::Status { status, detail, .. }
+                    if (400..500).contains(&status) =>
+                {
+                    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::CONFLICT);
+                    ApiError::new(status, format!("member `{id}` refused to leave: {detail}"))
+                }
+                e => {
+                    ApiError::unavailable(format!("member `{id}` could not be asked to leave: {e}"))
+                }
             })?;
         return Ok((StatusCode::ACCEPTED, Json(peers_out(&node))));
     }
@@ -353,7 +368,7 @@ pub async fn get_config(State(node): State<Arc<Node>>) -> Json<ConfigOut> {
 }
 
 /// Change hot settings; validated as a whole and spread to every live member by gossip.
-#[utoipa::path(put, path = "/config", tag = "cluster", request_body = ConfigPatchDoc,
+#[utoipa::path(put, path = "/config", tag = "cluster", request_body = super::docs::ConfigPatchDoc,
     responses(
         (status = 200, description = "The new effective config; `settings_version` names the version this change produced", body = ConfigOut),
         (status = 400, description = "The body is not JSON", body = super::ErrorBody),

@@ -9,7 +9,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
+use base64::alphabet;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -48,15 +50,58 @@ pub fn validate_key(key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The `{key}` path parameter, for the OpenAPI document ([`Key`] extracts and checks it).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct KeyPath {
+    /// Any UTF-8 string of 1..=1024 bytes (the limit counts bytes), percent-encoded.
+    #[param(min_length = 1, max_length = 1024)]
+    key: String,
+}
+
+/// The `X-Context` header, for the OpenAPI document ([`context_header`] checks it).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct ContextHeader {
+    /// The `X-Context` of a previous read or write: only the versions it covers are superseded
+    /// (a context this store did not issue is 400).
+    #[param(
+        rename = "X-Context",
+        nullable = false,
+        pattern = r"^[A-Za-z0-9_-]*$",
+        max_length = 65536
+    )]
+    x_context: Option<String>,
+}
+
+/// `If-Match: *` / `If-None-Match: *`, for the OpenAPI document ([`condition`] checks them).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct ConditionHeaders {
+    /// `*`: update only (412 when the key has no live value). Only `*` is supported; an
+    /// empty value is no condition.
+    #[param(rename = "If-Match", nullable = false, pattern = r"^\*?$")]
+    if_match: Option<String>,
+    /// `*`: create only (412 when the key has a live value). Only `*` is supported; with
+    /// If-Match too the request can never succeed (412).
+    #[param(rename = "If-None-Match", nullable = false, pattern = r"^\*?$")]
+    if_none_match: Option<String>,
+}
+
 /// `?r=` and `?w=`: per-request quorum overrides, each within 1..=n.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct QuorumParams {
-    /// Replies a read waits for (1..=n); default from the cluster config.
-    #[param(value_type = Option<u32>)]
+    /// Replies a read waits for, 1..=n (this document's `maximum` is the node's current n);
+    /// default from the cluster config.
+    #[param(value_type = Option<u32>, nullable = false, minimum = 1)]
     pub r: Option<String>,
-    /// Acknowledgements a write waits for (1..=n); default from the cluster config.
-    #[param(value_type = Option<u32>)]
+    /// Acknowledgements a write waits for, 1..=n (this document's `maximum` is the node's
+    /// current n); default from the cluster config.
+    #[param(value_type = Option<u32>, nullable = false, minimum = 1)]
     pub w: Option<String>,
     /// Writes only: `true` lets fallbacks holding hints stand in for replicas that are down or
     /// slow (sloppy quorum, Dynamo); `false` counts only the key's own replicas toward W
@@ -121,7 +166,7 @@ pub fn write_body(bytes: &[u8], max_value_bytes: usize) -> Result<WriteBody, Api
     };
     let ttl_ms = match obj.get("ttl") {
         None | Some(serde_json::Value::Null) => None,
-        Some(t) => match t.as_u64() {
+        Some(t) => match whole_number(t) {
             Some(s) if (1..=MAX_TTL_SECONDS).contains(&s) => Some(s * 1000),
             _ => {
                 return Err(ApiError::unprocessable(format!(
@@ -156,6 +201,17 @@ pub fn write_body(bytes: &[u8], max_value_bytes: usize) -> Result<WriteBody, Api
         ttl_ms,
         context,
     })
+}
+
+/// A JSON number with no fractional part as `u64`: `40428` and `40428.0` alike, since JSON
+/// Schema's `integer` (the documented type of `ttl`) admits both.
+fn whole_number(v: &serde_json::Value) -> Option<u64> {
+    if let Some(n) = v.as_u64() {
+        return Some(n);
+    }
+    let f = v.as_f64()?;
+    // Exact for every whole f64 below 2^64; larger or fractional values are not whole u64s.
+    (f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f)).then_some(f as u64)
 }
 
 /// Bodies must be sent as JSON (`application/json` or a `+json` type): 415 otherwise.
@@ -248,13 +304,18 @@ pub fn condition(headers: &HeaderMap) -> Result<Option<Condition>, ApiError> {
             None => Ok(None),
             Some(v) => match v.to_str().map(str::trim) {
                 Ok("*") => Ok(Some("*".into())),
+                // An empty value names no condition (like an empty X-Context names no context).
+                Ok("") => Ok(None),
                 _ => Err(ApiError::bad_request(format!("{name} supports only `*`"))),
             },
         }
     };
     match (get("if-match")?, get("if-none-match")?) {
-        (Some(_), Some(_)) => Err(ApiError::bad_request(
-            "send either If-Match: * or If-None-Match: *, not both",
+        // Well-formed but never satisfiable (the key would have to exist and not exist):
+        // RFC 9110 evaluates both and fails the request with 412, not 400.
+        (Some(_), Some(_)) => Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "If-Match: * and If-None-Match: * together can never both hold; send one of them",
         )),
         (Some(_), None) => Ok(Some(Condition::IfMatchAny)),
         (None, Some(_)) => Ok(Some(Condition::IfNoneMatchAny)),
@@ -267,11 +328,16 @@ pub fn condition(headers: &HeaderMap) -> Result<Option<Condition>, ApiError> {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Only keys starting with this prefix.
+    #[param(nullable = false)]
     pub prefix: Option<String>,
     /// Items per page, 1..=1000 (default 100).
-    #[param(value_type = Option<u32>)]
+    #[param(value_type = Option<u32>, nullable = false, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page (base64url of the last key it held).
+    #[param(
+        nullable = false,
+        pattern = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$"
+    )]
     pub cursor: Option<String>,
 }
 
@@ -304,8 +370,18 @@ pub fn encode_cursor(key: &str) -> String {
     URL_SAFE_NO_PAD.encode(key.as_bytes())
 }
 
+/// Decodes any base64url text of a decodable length (what the documented pattern admits):
+/// non-zero trailing bits are tolerated, and bytes that are not UTF-8 (no cursor we issue has
+/// them) are read lossily, so a hand-made cursor still means "keys after this one".
 fn decode_cursor(cursor: &str) -> Option<String> {
-    String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &alphabet::URL_SAFE,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireNone),
+    );
+    let bytes = LENIENT.decode(cursor).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 #[cfg(test)]
@@ -325,7 +401,14 @@ mod tests {
         assert_eq!(status(b""), StatusCode::BAD_REQUEST);
         assert_eq!(status(b"[1]"), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(status(br#"{"val": 1}"#), StatusCode::UNPROCESSABLE_ENTITY);
-        for ttl in ["0", "-1", "1.5", "\"10\"", "true"] {
+        assert_eq!(
+            write_body(br#"{"value": 0, "ttl": 40428.0}"#, 100)
+                .unwrap()
+                .ttl_ms,
+            Some(40_428_000),
+            "JSON Schema's integer admits 40428.0"
+        );
+        for ttl in ["0", "-1", "1.5", "\"10\"", "true", "1e300", "0.0"] {
             let body = format!(r#"{{"value": 1, "ttl": {ttl}}}"#);
             assert_eq!(
                 status(body.as_bytes()),

@@ -17,21 +17,41 @@ use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use super::ApiError;
-use super::extract::{self, Key, ListParams, QuorumParams};
+use super::extract::{
+    self, ConditionHeaders, ContextHeader, Key, KeyPath, ListParams, QuorumParams,
+};
 use crate::coordinator::{WriteKind, WriteOutcome, WriteRequest};
 use crate::node::Node;
 use crate::payload;
 use crate::replica::now_ms;
 
-/// A write's body: `{"value": V, "ttl": seconds, "context": "..."}`.
+/// A PUT's body: `{"value": V, "ttl": seconds, "context": "..."}`; other fields are ignored.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct WriteBodyDoc {
     /// Any JSON value, falsy ones included.
     value: serde_json::Value,
-    /// Seconds until the value expires (a positive integer).
+    /// Seconds until the value expires; null or absent: never.
+    #[schema(minimum = 1, maximum = 3_153_600_000_u64)]
     ttl: Option<u64>,
-    /// The `X-Context` of a previous read (PUT only; the header wins when both are sent).
+    /// The `X-Context` of a previous read (the header wins when both are sent); null or
+    /// absent: none.
+    #[schema(pattern = r"^[A-Za-z0-9_-]*$", max_length = 65536)]
+    context: Option<String>,
+}
+
+/// An append's body: `{"value": V, "ttl": seconds}`; other fields are ignored.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AppendBodyDoc {
+    /// Appended to the stored value: string + string concatenates, array + anything pushes,
+    /// `""` only restarts the TTL; an absent key is created with it. Other pairs are 422.
+    value: serde_json::Value,
+    /// Seconds until the value expires; null or absent: never.
+    #[schema(minimum = 1, maximum = 3_153_600_000_u64)]
+    ttl: Option<u64>,
+    /// Accepted for symmetry with PUT (any string) and ignored: an append always reads the
+    /// current value.
     context: Option<String>,
 }
 
@@ -146,10 +166,7 @@ fn written(key: &str, outcome: WriteOutcome) -> Result<Response, ApiError> {
 /// Store a value.
 #[utoipa::path(
     put, path = "/items/{key}", tag = "items",
-    params(("key" = String, Path, description = "Any UTF-8 string of 1..=1024 bytes, percent-encoded"), QuorumParams,
-        ("X-Context" = Option<String>, Header, description = "Context of a previous read"),
-        ("If-Match" = Option<String>, Header, description = "`*`: update only"),
-        ("If-None-Match" = Option<String>, Header, description = "`*`: create only")),
+    params(KeyPath, QuorumParams, ContextHeader, ConditionHeaders),
     request_body = WriteBodyDoc,
     responses(
         (status = 201, description = "Created: the key had no live value", body = ItemDoc,
@@ -175,16 +192,15 @@ pub async fn put_item(
     let (r, w) = query.parse(node.n())?;
     let sloppy = query.sloppy()?;
     extract::require_json(&headers)?;
-    let condition = extract::condition(&headers)?;
-    let header_ctx = extract::context_header(&headers)?;
+    // Malformed input (400, 413, 415, 422) is reported before a precondition can fail (412).
     let body = extract::write_body(&body?, node.config.max_value_bytes)?;
-    let context = match header_ctx {
-        Some(h) => Some(h),
-        None => match body.context {
-            Some(c) => extract::check_context(&c).map(|()| Some(c))?,
-            None => None,
-        },
-    };
+    let header_ctx = extract::context_header(&headers)?;
+    // A body context is checked even when the header wins: the documented shape holds for both.
+    if let Some(c) = &body.context {
+        extract::check_context(c)?;
+    }
+    let context = header_ctx.or(body.context);
+    let condition = extract::condition(&headers)?;
     let req = WriteRequest {
         key: key.clone(),
         kind: WriteKind::Put,
@@ -203,7 +219,7 @@ pub async fn put_item(
 /// Read a value.
 #[utoipa::path(
     get, path = "/items/{key}", tag = "items",
-    params(("key" = String, Path, description = "The key, percent-encoded"), QuorumParams),
+    params(KeyPath, QuorumParams),
     responses(
         (status = 200, description = "One live value", body = ValueDoc,
             headers(("X-Context" = String, description = "Send it back with the next write"))),
@@ -238,8 +254,7 @@ pub async fn get_item(
 /// Delete a value (leaves a tombstone that is collected after the grace period).
 #[utoipa::path(
     delete, path = "/items/{key}", tag = "items",
-    params(("key" = String, Path, description = "The key, percent-encoded"), QuorumParams,
-        ("X-Context" = Option<String>, Header, description = "Delete only the versions this context covers")),
+    params(KeyPath, QuorumParams, ContextHeader),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Malformed key, context or quorum parameter", body = super::ErrorBody),
@@ -279,8 +294,8 @@ pub async fn delete_item(
 /// restarts the TTL, an absent key is created.
 #[utoipa::path(
     post, path = "/items/{key}/append", tag = "items",
-    params(("key" = String, Path, description = "The key, percent-encoded"), QuorumParams),
-    request_body = WriteBodyDoc,
+    params(KeyPath, QuorumParams),
+    request_body = AppendBodyDoc,
     responses(
         (status = 201, description = "Created with the value", body = ItemDoc),
         (status = 200, description = "Appended; the body holds the whole new value", body = ItemDoc),

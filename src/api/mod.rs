@@ -7,6 +7,8 @@
 //! as `{"detail"}` JSON like every other error.
 
 pub mod admin;
+mod dashboard;
+mod docs;
 mod error;
 pub mod extract;
 mod internal;
@@ -21,7 +23,6 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use utoipa::OpenApi as _;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use error::{ApiError, ErrorBody};
@@ -50,11 +51,13 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/peers/{id}", axum::routing::delete(admin::leave))
         .route("/config", get(admin::get_config).put(admin::put_config))
         .route("/metrics", get(admin::metrics))
+        .route("/dashboard", get(dashboard::page))
         .layer(DefaultBodyLimit::max(body_limit));
     Router::new()
         .merge(public)
         .merge(internal::router(node.config.max_value_bytes))
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .route("/openapi.json", get(openapi::serve))
+        .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")))
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method)
         .layer(middleware::from_fn_with_state(node.clone(), guard))

@@ -340,7 +340,7 @@ async fn bad_inputs_get_their_status_and_detail_and_store_nothing() {
         "/peers/127.0.0.1:1".into(),
         vec![],
         String::new(),
-        StatusCode::BAD_REQUEST,
+        StatusCode::CONFLICT,
     );
     cases.push(last);
     for (method, uri, headers, body, status) in cases {
