@@ -34,6 +34,7 @@ pub fn router(max_value_bytes: usize) -> Router<Arc<Node>> {
         .route("/internal/move", post(move_page))
         .route("/internal/coordinate", post(coordinate))
         .route("/internal/identity", get(identity))
+        .route("/internal/ping", get(ping))
         .route("/internal/adopt", post(adopt))
         .layer(DefaultBodyLimit::max(limit))
 }
@@ -202,6 +203,10 @@ pub fn identity_of(node: &Node) -> Identity {
         phase: node.membership.phase(),
         members: node.cluster.peers(),
     }
+}
+
+async fn ping() -> StatusCode {
+    StatusCode::NO_CONTENT
 }
 
 async fn identity(State(node): State<Arc<Node>>) -> Json<Identity> {

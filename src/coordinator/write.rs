@@ -101,11 +101,26 @@ impl Coordinator {
         req.hops += 1;
         let timeout = self.request_timeout + self.rpc.timeout();
         let mut last = String::from("the key has no replicas");
-        for m in read {
-            if self.cluster.view().is_dead(&m.id) {
-                last = format!("{} is down", m.id);
-                continue;
+        let live: Vec<&Member> = read
+            .iter()
+            .filter(|m| !self.cluster.view().is_dead(&m.id))
+            .collect();
+        // Once sent, a write may not go to a second coordinator (it could be applied twice),
+        // so the coordinator is picked first: the first replica that answers a ping (a hung one
+        // does not), else, when none answered, the first one left. (A replica that answered a
+        // moment ago may have hung since: no shortcut.)
+        let mut order = Vec::with_capacity(live.len());
+        for m in &live {
+            if self.rpc.ping(&m.url, self.rpc.timeout() / 4).await.is_ok() {
+                order.push(*m);
+                break;
             }
+            last = format!("{} did not answer a ping", m.id);
+        }
+        if order.is_empty() {
+            order = live.clone();
+        }
+        for m in order {
             match self.rpc.coordinate(&m.url, &req, timeout).await {
                 Ok(outcome) => return outcome,
                 // Only a request that certainly never reached the replica may go to another
@@ -113,7 +128,9 @@ impl Coordinator {
                 Err(e) if e.never_sent() => last = e.to_string(),
                 Err(e) => {
                     return Err(CoordError::Unavailable(format!(
-                        "the replica coordinating this write failed: {e}"
+                        "the replica coordinating this write ({}) failed, and the write may \
+                         or may not have been applied: {e}",
+                        m.id
                     )));
                 }
             }

@@ -109,6 +109,14 @@ impl RpcClient {
         Ok((status, bytes))
     }
 
+    /// A call that changes nothing, to see whether the peer answers at all within `timeout`.
+    pub async fn ping(&self, base: &str, timeout: Duration) -> Result<(), RpcError> {
+        let url = format!("{base}/internal/ping");
+        self.call_ok(reqwest::Method::GET, &url, None, timeout)
+            .await?;
+        Ok(())
+    }
+
     fn fail(url: &str, status: StatusCode, body: &[u8]) -> RpcError {
         let detail = serde_json::from_slice::<serde_json::Value>(body)
             .ok()
