@@ -12,7 +12,7 @@
 mod common;
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::{Cluster, DEADLINE, Node, member_statuses, wait_until};
 use ringkv_ring::Ring;
