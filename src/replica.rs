@@ -131,11 +131,10 @@ const FLOOR_EPOCH_MS: u64 = 1_735_689_600_000;
 struct DotFloor {
     next: std::sync::atomic::AtomicU64,
     ceiling: std::sync::Mutex<u64>,
-    db: Arc<Db>,
 }
 
 impl DotFloor {
-    fn open(db: Arc<Db>) -> Result<DotFloor, ReplicaError> {
+    fn open(db: &Db) -> Result<DotFloor, ReplicaError> {
         let persisted = match db.get(DOT_CEILING_KEY)? {
             Some(b) if b.len() == 8 => u64::from_be_bytes(b.try_into().unwrap_or([0; 8])),
             _ => 0,
@@ -145,17 +144,16 @@ impl DotFloor {
         Ok(DotFloor {
             next: std::sync::atomic::AtomicU64::new(start),
             ceiling: std::sync::Mutex::new(persisted),
-            db,
         })
     }
 
     /// A counter never handed out before, by this node in any run (blocking: may persist).
-    fn next(&self) -> Result<u64, ReplicaError> {
+    fn next(&self, db: &Db) -> Result<u64, ReplicaError> {
         let counter = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut ceiling = self.ceiling.lock().unwrap_or_else(|p| p.into_inner());
         if counter >= *ceiling {
             let raised = counter + DOT_LEASE;
-            self.db.put(DOT_CEILING_KEY, &raised.to_be_bytes())?;
+            db.put(DOT_CEILING_KEY, &raised.to_be_bytes())?;
             *ceiling = raised;
         }
         Ok(counter)
@@ -182,7 +180,7 @@ impl Replica {
         }
         Ok(Replica {
             hints: Arc::new(hints),
-            floor: Arc::new(DotFloor::open(db.clone())?),
+            floor: Arc::new(DotFloor::open(&db)?),
             db,
             stripes: Arc::new((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect()),
             hasher: Default::default(),
@@ -346,7 +344,7 @@ impl Replica {
             let ctx = ctx.unwrap_or_else(|| set.context());
             // No entry of our own: we no longer know what we minted for this key.
             let floor = match set.counter_of(&node_id) {
-                0 => r.floor.next()?,
+                0 => r.floor.next(&r.db)?,
                 _ => 0,
             };
             set.update_at_least(&ctx, value, expires_at_ms, &node_id, now_ms(), floor);

@@ -41,6 +41,10 @@ fn sigterm_during_writes_exits_0_and_loses_no_acknowledged_write() {
         Some(0),
         "exit status after SIGTERM: {status:?}"
     );
+    // The ordered shutdown ends with every worker and tail stopped, so the engine is closed
+    // (not merely synced because something still held it).
+    let log = cluster.nodes[0].log_tail(40);
+    assert!(log.contains("storage closed"), "{log}");
 
     cluster.nodes[0].restart();
     let missing = missing_writes(&cluster.nodes[0], &acked, "");
