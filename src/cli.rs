@@ -146,7 +146,13 @@ impl Command {
             Command::List { prefix, target } => {
                 client(ClientCommand::Read { key: None, prefix }, target)
             }
-            Command::Peers { target } => server(server::ServerCommand::List { json: true }, target),
+            Command::Peers { target } => server(
+                server::ServerCommand::List {
+                    json: true,
+                    watch: false,
+                },
+                target,
+            ),
             Command::Join { peer_url, target } => {
                 server(server::ServerCommand::Join { peer_url }, target)
             }

@@ -318,3 +318,35 @@ fn every_command_explains_itself_with_an_example() {
     let bad = h.fails(&["client", "read", "k", "--url", "mailto:x"]);
     assert!(bad.contains("--url"), "{bad}");
 }
+
+#[test]
+fn server_list_watch_follows_a_join_until_it_is_done() {
+    let home = Home::new();
+    let ports = free_ports(2);
+    let (p0, p1) = (ports[0].to_string(), ports[1].to_string());
+    let (_, url0) = home.start(&["--port", &p0]);
+    for i in 0..400 {
+        home.ok(&["client", "write", &format!("w{i}"), "1", "--url", &url0]);
+    }
+    // A slow joiner: 100 keys a second, so the watch sees the move in progress.
+    let (id1, url1) = home.start(&["--port", &p1, "--set", "move_rate_keys_per_sec=100"]);
+    home.ok(&["server", "join", &url1, "--url", &url0]);
+    let started = std::time::Instant::now();
+    let table = home.ok(&["server", "list", "--watch", "--url", &url0]);
+    println!(
+        "server list --watch returned after {:.1} s:\n{table}",
+        started.elapsed().as_secs_f64()
+    );
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&id1))
+        .unwrap_or_else(|| panic!("{id1} in {table}"));
+    assert!(
+        row.contains("alive"),
+        "the join is done when --watch returns: {row}"
+    );
+    assert!(
+        started.elapsed().as_secs_f64() > 1.0,
+        "it waited for the move"
+    );
+}

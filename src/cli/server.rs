@@ -40,11 +40,16 @@ pub enum ServerCommand {
     Start(StartArgs),
     /// Every member: id, address, status, health, data movement, ring share, local pid.
     #[command(after_help = "Examples:\n  ringkv server list\n  \
-        ringkv server list --url http://127.0.0.1:8888 --json")]
+        ringkv server list --url http://127.0.0.1:8888 --json\n  \
+        ringkv server list --watch   # a progress bar per member moving data, until done")]
     List {
         /// One JSON array instead of a table.
         #[arg(long)]
         json: bool,
+        /// Follow the members' data movement with a progress bar each (joins, leaves,
+        /// repairs) until none is moving, then print the table.
+        #[arg(long)]
+        watch: bool,
     },
     /// Join the node at PEER_URL (and its cluster) with this cluster (--url, or a local node).
     #[command(after_help = "Example:\n  ringkv server join http://127.0.0.1:9999")]
@@ -120,7 +125,12 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        ServerCommand::List { json } => list(&home, &args.target, json).await,
+        ServerCommand::List { json, watch } => {
+            if watch {
+                watch_movement(&home, &args.target).await?;
+            }
+            list(&home, &args.target, json).await
+        }
         ServerCommand::Join { peer_url } => {
             let nodes = nodes_or_local(&home, &args.target)?;
             let answer = admin_join(&nodes, &peer_url).await?;
@@ -377,6 +387,47 @@ async fn list(home: &std::path::Path, target: &Target, as_json: bool) -> anyhow:
         print_table(&rows);
     }
     Ok(())
+}
+
+/// Polls `GET /peers` every second, drawing a bar per member that moves data, until no
+/// member is joining or leaving.
+async fn watch_movement(home: &std::path::Path, target: &Target) -> anyhow::Result<()> {
+    let nodes = nodes_or_local(home, target)?;
+    let bars = indicatif::MultiProgress::new();
+    let mut shown: std::collections::BTreeMap<String, indicatif::ProgressBar> = Default::default();
+    loop {
+        let view = nodes
+            .send(&Call::new(Method::GET, &["peers"]))
+            .await?
+            .ok()?
+            .json();
+        let members = view["members"].as_array().cloned().unwrap_or_default();
+        let mut moving = false;
+        for m in &members {
+            let (id, status) = (text(&m["id"]), text(&m["status"]));
+            let mv = &m["movement"];
+            let busy = mv.is_object() || status == "joining" || status == "leaving";
+            moving |= busy;
+            if !busy {
+                if let Some(bar) = shown.remove(&id) {
+                    bar.finish_with_message(status);
+                }
+                continue;
+            }
+            let bar = shown
+                .entry(id.clone())
+                .or_insert_with(|| bars.add(super::bar::towards("moving")));
+            if let Some(total) = mv["keys_total"].as_u64() {
+                bar.set_length(total);
+            }
+            bar.set_position(mv["keys_moved"].as_u64().unwrap_or(0));
+            bar.set_message(format!("{id} {status} {}", movement(mv)));
+        }
+        if !moving {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// The members of `view`, then the local nodes that are not among them.
