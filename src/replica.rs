@@ -433,6 +433,64 @@ impl Replica {
         .await
     }
 
+    /// Merges each `(key, set)` like [`Replica::merge`], all in one storage batch (one fsync
+    /// for a coalesced batch of replica merges); the results in order. A key twice in the batch
+    /// is merged in order, the second seeing the first.
+    pub async fn merge_each(
+        &self,
+        entries: Vec<(String, VersionSet)>,
+        limits: Limits,
+    ) -> Result<Vec<Merged>, ReplicaError> {
+        let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        self.locked(&refs, move |r| {
+            let now = now_ms();
+            let mut current: std::collections::HashMap<
+                String,
+                (Option<Vec<u8>>, Option<VersionSet>),
+            > = std::collections::HashMap::new();
+            let mut results = Vec::with_capacity(entries.len());
+            for (key, incoming) in entries {
+                if !current.contains_key(&key) {
+                    let before = r.load_raw(&key)?;
+                    let set = before
+                        .as_deref()
+                        .map(|b| Replica::decode(&key, b))
+                        .transpose()?;
+                    current.insert(key.clone(), (before, set));
+                }
+                let Some((_, prior)) = current.get_mut(&key) else {
+                    continue;
+                };
+                let seen = incoming.context();
+                let (prior_live, covered) = prior.as_ref().map_or((false, true), |p| {
+                    let covered = p.versions().iter().all(|v| seen.covers(&v.dot));
+                    (p.is_live(now), covered)
+                });
+                let mut set = prior.clone().unwrap_or_default();
+                set.merge(&incoming);
+                set.prune(&limits);
+                *prior = Some(set.clone());
+                results.push(Merged {
+                    set,
+                    prior_live,
+                    covered,
+                });
+            }
+            let changes = current
+                .into_iter()
+                .map(|(key, (before, set))| Change {
+                    key,
+                    before,
+                    after: set.map(|s| s.encode()),
+                })
+                .collect();
+            r.commit(changes)?;
+            Ok(results)
+        })
+        .await
+    }
+
     /// Merges many received sets (data movement) in one storage batch, so one fsync covers
     /// them all, holding every key's lock until the batch is written.
     pub async fn merge_many(

@@ -29,6 +29,7 @@ pub fn router(max_value_bytes: usize) -> Router<Arc<Node>> {
         .route("/internal/read", post(read))
         .route("/internal/merge", post(merge))
         .route("/internal/merge-batch", post(merge_batch))
+        .route("/internal/merges", post(merges))
         .route("/internal/hint", post(hint))
         .route("/internal/scan", post(scan))
         .route("/internal/move", post(move_page))
@@ -99,6 +100,33 @@ async fn merge(
         set: Some(merged.set),
     };
     Ok(ack.encode())
+}
+
+/// Coalesced replica merges: one storage batch, one ack per entry.
+async fn merges(
+    State(node): State<Arc<Node>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Vec<u8>, ApiError> {
+    let entries = wire::decode_entries(&body?)
+        .map_err(|e| ApiError::bad_request(format!("bad frame: {e}")))?;
+    let limits = node.cluster.settings().settings.versioning.limits();
+    let merged = node
+        .replica
+        .merge_each(entries, limits)
+        .await
+        .map_err(storage_error)?;
+    let acks: Vec<Vec<u8>> = merged
+        .into_iter()
+        .map(|m| {
+            wire::MergeAck {
+                prior_live: m.prior_live,
+                covered: m.covered,
+                set: Some(m.set),
+            }
+            .encode()
+        })
+        .collect();
+    Ok(wire::encode_frames(&acks))
 }
 
 async fn merge_batch(

@@ -153,11 +153,12 @@ pub struct Parts {
 
 impl Coordinator {
     pub fn new(parts: Parts) -> Coordinator {
-        let replicas = Replicas {
-            cluster: parts.cluster.clone(),
-            replica: parts.replica.clone(),
-            rpc: parts.rpc.clone(),
-        };
+        let replicas = Replicas::new(
+            parts.cluster.clone(),
+            parts.replica.clone(),
+            parts.rpc.clone(),
+            parts.bg.clone(),
+        );
         Coordinator {
             cluster: parts.cluster,
             replica: parts.replica,

@@ -6,10 +6,15 @@ use std::sync::Arc;
 
 use ringkv_versions::VersionSet;
 
+use crate::background::Background;
 use crate::cluster::{Cluster, Member};
 use crate::replica::Replica;
+use crate::rpc::batch::{Batcher, SendBatch};
 use crate::rpc::wire::MergeAck;
 use crate::rpc::{RpcClient, ScanRequest};
+
+/// A remote merge, as the per-peer batcher carries it: the key and its encoded set.
+type MergeItem = (String, Arc<Vec<u8>>);
 
 /// Local or remote replica calls. Cheap to clone.
 #[derive(Clone)]
@@ -17,12 +22,33 @@ pub struct Replicas {
     pub(crate) cluster: Arc<Cluster>,
     pub(crate) replica: Replica,
     pub(crate) rpc: RpcClient,
+    /// Remote merges, coalesced per peer (see `rpc/batch.rs`).
+    merges: Arc<Batcher<MergeItem, MergeAck>>,
 }
 
 /// Why a replica call failed (already logged at debug level by the caller).
 pub type CallError = String;
 
 impl Replicas {
+    pub fn new(
+        cluster: Arc<Cluster>,
+        replica: Replica,
+        rpc: RpcClient,
+        bg: Arc<Background>,
+    ) -> Replicas {
+        let client = rpc.clone();
+        let send: SendBatch<MergeItem, MergeAck> = Arc::new(move |url, items| {
+            let client = client.clone();
+            Box::pin(async move { client.merges(&url, &items).await })
+        });
+        Replicas {
+            cluster,
+            replica,
+            rpc,
+            merges: Arc::new(Batcher::new(bg, send)),
+        }
+    }
+
     fn is_self(&self, m: &Member) -> bool {
         m.id == self.cluster.self_id
     }
@@ -67,8 +93,8 @@ impl Replicas {
                 .map_err(|e| e.to_string());
         }
         self.check_alive(m)?;
-        self.rpc
-            .merge(&m.url, key, encoded)
+        self.merges
+            .call(&m.url, (key.to_string(), Arc::new(encoded.to_vec())))
             .await
             .map_err(|e| e.to_string())
     }

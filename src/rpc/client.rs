@@ -11,7 +11,7 @@ use ringkv_versions::VersionSet;
 use super::{AdoptRequest, Identity, MoveRequest, ScanRequest, wire};
 
 /// Why a call to another node failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum RpcError {
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
@@ -204,6 +204,33 @@ impl RpcClient {
             )
             .await?;
         wire::MergeAck::decode(&bytes).map_err(|e| Self::undecodable(&url, e))
+    }
+
+    /// Merges several `(key, encoded set)` into the peer's copies in one request (and one
+    /// storage batch there); one ack per entry, in order.
+    pub async fn merges(
+        &self,
+        base: &str,
+        entries: &[(String, std::sync::Arc<Vec<u8>>)],
+    ) -> Result<Vec<wire::MergeAck>, RpcError> {
+        let url = format!("{base}/internal/merges");
+        let mut body = Vec::with_capacity(entries.iter().map(|(k, s)| k.len() + s.len() + 8).sum());
+        for (key, set) in entries {
+            wire::put_entry(&mut body, key, set);
+        }
+        let bytes = self
+            .call_ok(
+                reqwest::Method::POST,
+                &url,
+                Some((body, OCTETS)),
+                self.timeout,
+            )
+            .await?;
+        let frames = wire::decode_frames(&bytes).map_err(|e| Self::undecodable(&url, e))?;
+        frames
+            .iter()
+            .map(|f| wire::MergeAck::decode(f).map_err(|e| Self::undecodable(&url, e)))
+            .collect()
     }
 
     /// One page of the peer's local keys.

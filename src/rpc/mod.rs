@@ -19,6 +19,7 @@
 //! | `GET /internal/identity` | - | JSON [`Identity`] |
 //! | `POST /internal/adopt` | JSON [`AdoptRequest`] | JSON [`Identity`] (after it started joining) |
 
+pub mod batch;
 pub mod client;
 pub mod wire;
 
