@@ -35,6 +35,8 @@ const QUEUE: usize = 4096;
 const IDLE: Duration = Duration::from_secs(30);
 
 type Reply<A> = oneshot::Sender<Result<A, RpcError>>;
+/// The queue of one peer's lane: items and where their answers go.
+type Lane<Q, A> = mpsc::Sender<(Q, Reply<A>)>;
 /// Sends one batch to a peer; answers one result per item, in order.
 pub type SendBatch<Q, A> = Arc<
     dyn Fn(String, Vec<Q>) -> Pin<Box<dyn Future<Output = Result<Vec<A>, RpcError>> + Send>>
@@ -46,7 +48,7 @@ pub type SendBatch<Q, A> = Arc<
 pub struct Batcher<Q, A> {
     send: SendBatch<Q, A>,
     bg: Arc<Background>,
-    lanes: Mutex<HashMap<String, mpsc::Sender<(Q, Reply<A>)>>>,
+    lanes: Mutex<HashMap<String, Lane<Q, A>>>,
 }
 
 impl<Q: Send + 'static, A: Send + 'static> Batcher<Q, A> {
@@ -87,7 +89,7 @@ impl<Q: Send + 'static, A: Send + 'static> Batcher<Q, A> {
         })?
     }
 
-    fn forget(&self, base: &str, dead: &mpsc::Sender<(Q, Reply<A>)>) {
+    fn forget(&self, base: &str, dead: &Lane<Q, A>) {
         let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
         if lanes.get(base).is_some_and(|l| l.same_channel(dead)) {
             lanes.remove(base);
@@ -95,7 +97,7 @@ impl<Q: Send + 'static, A: Send + 'static> Batcher<Q, A> {
     }
 
     /// The peer's lane, started if needed (`None` once the node is shutting down).
-    fn lane(&self, base: &str) -> Option<mpsc::Sender<(Q, Reply<A>)>> {
+    fn lane(&self, base: &str) -> Option<Lane<Q, A>> {
         let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(lane) = lanes.get(base).filter(|l| !l.is_closed()) {
             return Some(lane.clone());
