@@ -24,6 +24,8 @@ use crate::rpc::RpcClient;
 
 /// How long shutdown waits for background work before syncing without closing.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the engine close waits for the last stray handles (see `run_on`).
+const LAST_HANDLE_WAIT: Duration = Duration::from_secs(2);
 
 fn storage_options(config: &Config, fs: Arc<dyn Fs>) -> ringkv_storage::Options {
     let sync = match config.storage.sync {
@@ -158,6 +160,13 @@ pub async fn run_on(
         );
     }
     drop(background);
+    // Connection tasks and detached blocking storage calls (a request whose caller gave up
+    // still finishes its storage step) can hold the engine a moment longer than the tasks the
+    // supervisor tracks: wait for them, bounded, so the engine is closed rather than synced.
+    let until = tokio::time::Instant::now() + LAST_HANDLE_WAIT;
+    while replica.handles() > 1 && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     match replica.close().await {
         Ok(true) => tracing::info!("storage closed"),
         Ok(false) => tracing::warn!("background tasks still hold storage; log synced instead"),
