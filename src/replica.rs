@@ -275,6 +275,18 @@ impl Replica {
         Ok(())
     }
 
+    /// This replica's stored set bytes for several keys, read on the calling thread: reads
+    /// never wait on an fsync (only on the memtable, or on table blocks the page cache
+    /// usually holds), so they skip the hop to a blocking thread that writes need.
+    pub fn read_raw_now(&self, keys: &[&str]) -> Result<Vec<Option<Vec<u8>>>, ReplicaError> {
+        keys.iter().map(|k| self.load_raw(k)).collect()
+    }
+
+    /// This replica's set for `key`, read on the calling thread (see [`Replica::read_raw_now`]).
+    pub fn read_now(&self, key: &str) -> Result<Option<VersionSet>, ReplicaError> {
+        self.load(key)
+    }
+
     /// This replica's set for `key`, if any.
     pub async fn read(&self, key: &str) -> Result<Option<VersionSet>, ReplicaError> {
         let key = key.to_string();

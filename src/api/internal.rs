@@ -30,6 +30,7 @@ pub fn router(max_value_bytes: usize) -> Router<Arc<Node>> {
         .route("/internal/merge", post(merge))
         .route("/internal/merge-batch", post(merge_batch))
         .route("/internal/merges", post(merges))
+        .route("/internal/reads", post(reads))
         .route("/internal/hint", post(hint))
         .route("/internal/scan", post(scan))
         .route("/internal/move", post(move_page))
@@ -100,6 +101,32 @@ async fn merge(
         set: Some(merged.set),
     };
     Ok(ack.encode())
+}
+
+/// Coalesced replica reads: each key's set, or its digest.
+async fn reads(
+    State(node): State<Arc<Node>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Vec<u8>, ApiError> {
+    let reads =
+        wire::decode_reads(&body?).map_err(|e| ApiError::bad_request(format!("bad frame: {e}")))?;
+    let pending = node.pending.load();
+    let keys: Vec<&str> = reads.iter().map(|(k, _)| k.as_str()).collect();
+    if pending
+        .as_ref()
+        .is_some_and(|p| keys.iter().any(|k| p.not_ready(k)))
+    {
+        return Err(ApiError::unavailable(
+            "this replica is still receiving keys after a membership change",
+        ));
+    }
+    let stored = node.replica.read_raw_now(&keys).map_err(storage_error)?;
+    let frames: Vec<Vec<u8>> = reads
+        .iter()
+        .zip(&stored)
+        .map(|((_, want), bytes)| wire::encode_answer(*want, bytes.as_deref()))
+        .collect();
+    Ok(wire::encode_frames(&frames))
 }
 
 /// Coalesced replica merges: one storage batch, one ack per entry.

@@ -175,6 +175,13 @@ impl Coordinator {
         m.id == self.cluster.self_id
     }
 
+    /// How long a replica may take before the coordinator asks another (a spare for a read,
+    /// a fallback for a write, the next replica for a forward): an eighth of the shorter of the
+    /// RPC and request timeouts, so a hung replica costs a fraction of the deadline.
+    fn hedge_after(&self) -> Duration {
+        self.rpc.timeout().min(self.request_timeout) / 8
+    }
+
     /// The view to serve a request with, unless this node has left the cluster.
     fn serving_view(&self) -> Result<Arc<View>, CoordError> {
         let view = self.cluster.view();

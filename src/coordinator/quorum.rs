@@ -142,6 +142,11 @@ impl<K: Clone + Send + 'static, T: Send + 'static> Fanout<K, T> {
     pub fn into_pending(self) -> FuturesUnordered<JoinHandle<Reply<K, T>>> {
         self.pending
     }
+
+    /// The calls still running, and the spares never asked.
+    pub fn into_parts(self) -> (FuturesUnordered<JoinHandle<Reply<K, T>>>, Vec<K>) {
+        (self.pending, self.spares.into())
+    }
 }
 
 #[cfg(test)]

@@ -30,8 +30,10 @@ impl Coordinator {
         Ok(merged)
     }
 
-    /// Asks every replica in `pref` at once (the slower ones feed read repair) and returns
-    /// once `needed` have answered.
+    /// Asks `needed` replicas of `pref` (this node first) and returns once they answered; a
+    /// spare is asked when one fails, every spare once the answers are slower than a quarter
+    /// of the RPC timeout (a hung replica is not waited for). The replicas not asked are probed
+    /// for digests by read repair, after the answer.
     pub(super) async fn quorum_read(
         &self,
         key: &str,
@@ -41,13 +43,13 @@ impl Coordinator {
     ) -> Result<Replies, CoordError> {
         let mut order: Vec<Member> = pref.to_vec();
         order.sort_by_key(|m| !self.is_self(m));
-        let first = order.len();
+        let first = needed;
         let (replicas, k) = (self.replicas.clone(), key.to_string());
         let mut fanout = Fanout::start(&self.bg, order, first, move |m: Member| {
             let (replicas, key) = (replicas.clone(), k.clone());
             async move { replicas.read(&m, &key).await }
         });
-        let hedge = Some(Instant::now() + self.rpc.timeout() / 4);
+        let hedge = Some(Instant::now() + self.hedge_after());
         if !fanout.until(deadline, hedge, |ok| ok.len() >= needed).await {
             self.metrics.quorum_failure("read");
             return Err(CoordError::Quorum {
@@ -82,7 +84,7 @@ impl Coordinator {
             let (replicas, key) = (replicas.clone(), k.clone());
             async move { replicas.read(&m, &key).await }
         });
-        let hedge = Some(Instant::now() + self.rpc.timeout() / 4);
+        let hedge = Some(Instant::now() + self.hedge_after());
         let patience = deadline.min(Instant::now() + self.rpc.timeout());
         if !fanout.until(patience, hedge, |ok| ok.len() >= want).await {
             // Not all wanted replies in time: enough of them will do, until the deadline.
@@ -104,8 +106,9 @@ impl Coordinator {
         Ok(Replies { merged, fanout })
     }
 
-    /// After the answer: waits for the slower replicas, then pushes the merge of everything to
-    /// each replica whose copy differs from it (a replica that answered late included).
+    /// After the answer: waits for the replicas still answering, probes the ones not asked
+    /// for a digest, then pushes the merge of everything to each replica whose copy differs
+    /// from it (a replica that answered late included).
     fn spawn_read_repair(&self, key: String, replies: Replies) {
         let this = self.clone();
         self.bg.tail(async move {
@@ -114,7 +117,7 @@ impl Coordinator {
                 mut fanout,
             } = replies;
             let mut got = std::mem::take(&mut fanout.ok);
-            let mut pending = fanout.into_pending();
+            let (mut pending, unasked) = fanout.into_parts();
             while let Some(reply) = pending.next().await {
                 if let Ok((m, Ok(set))) = reply {
                     if let Some(s) = &set {
@@ -128,10 +131,26 @@ impl Coordinator {
             }
             merged.prune(&this.cluster.settings().settings.versioning.limits());
             let encoded = merged.encode();
-            for (m, copy) in got {
-                if copy.is_some_and(|c| c.encode() == encoded) {
-                    continue;
+            let want = crate::rpc::wire::digest(&encoded);
+            let mut stale: Vec<Member> = got
+                .into_iter()
+                .filter(|(_, copy)| copy.as_ref().is_none_or(|c| c.encode() != encoded))
+                .map(|(m, _)| m)
+                .collect();
+            let probes = unasked.into_iter().map(|m| {
+                let replicas = this.replicas.clone();
+                let key = key.clone();
+                async move {
+                    let digest = replicas.digest(&m, &key).await;
+                    (m, digest)
                 }
+            });
+            for (m, digest) in futures::future::join_all(probes).await {
+                if matches!(digest, Ok(d) if d != Some(want)) {
+                    stale.push(m);
+                }
+            }
+            for m in stale {
                 this.metrics.read_repair();
                 if let Err(e) = this.replicas.merge(&m, &key, &merged, &encoded).await {
                     tracing::debug!(peer = %m.id, "read repair failed: {e}");

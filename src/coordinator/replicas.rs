@@ -11,10 +11,13 @@ use crate::cluster::{Cluster, Member};
 use crate::replica::Replica;
 use crate::rpc::batch::{Batcher, SendBatch};
 use crate::rpc::wire::MergeAck;
+use crate::rpc::wire::{ReadAnswer, Want, digest};
 use crate::rpc::{RpcClient, ScanRequest};
 
 /// A remote merge, as the per-peer batcher carries it: the key and its encoded set.
 type MergeItem = (String, Arc<Vec<u8>>);
+/// A remote read, as the per-peer batcher carries it.
+type ReadItem = (String, Want);
 
 /// Local or remote replica calls. Cheap to clone.
 #[derive(Clone)]
@@ -24,6 +27,8 @@ pub struct Replicas {
     pub(crate) rpc: RpcClient,
     /// Remote merges, coalesced per peer (see `rpc/batch.rs`).
     merges: Arc<Batcher<MergeItem, MergeAck>>,
+    /// Remote reads and digests, coalesced per peer.
+    reads: Arc<Batcher<ReadItem, ReadAnswer>>,
 }
 
 /// Why a replica call failed (already logged at debug level by the caller).
@@ -41,11 +46,17 @@ impl Replicas {
             let client = client.clone();
             Box::pin(async move { client.merges(&url, &items).await })
         });
+        let client = rpc.clone();
+        let read: SendBatch<ReadItem, ReadAnswer> = Arc::new(move |url, items| {
+            let client = client.clone();
+            Box::pin(async move { client.reads(&url, &items).await })
+        });
         Replicas {
             cluster,
             replica,
             rpc,
-            merges: Arc::new(Batcher::new(bg, send)),
+            merges: Arc::new(Batcher::new(bg.clone(), send)),
+            reads: Arc::new(Batcher::new(bg, read)),
         }
     }
 
@@ -64,10 +75,37 @@ impl Replicas {
     /// One replica's set of `key` (`None`: it holds nothing).
     pub async fn read(&self, m: &Member, key: &str) -> Result<Option<VersionSet>, CallError> {
         if self.is_self(m) {
-            return self.replica.read(key).await.map_err(|e| e.to_string());
+            return self.replica.read_now(key).map_err(|e| e.to_string());
         }
         self.check_alive(m)?;
-        self.rpc.read(&m.url, key).await.map_err(|e| e.to_string())
+        match self.reads.call(&m.url, (key.to_string(), Want::Set)).await {
+            Ok(ReadAnswer::Set(set)) => Ok(Some(set)),
+            Ok(ReadAnswer::Absent) => Ok(None),
+            Ok(ReadAnswer::Digest(_)) => Err(format!("{} answered a digest for a read", m.id)),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The digest of one replica's stored set of `key` (`None`: it holds none).
+    pub async fn digest(&self, m: &Member, key: &str) -> Result<Option<u64>, CallError> {
+        if self.is_self(m) {
+            let stored = self
+                .replica
+                .read_raw_now(&[key])
+                .map_err(|e| e.to_string())?;
+            return Ok(stored.into_iter().flatten().next().map(|b| digest(&b)));
+        }
+        self.check_alive(m)?;
+        match self
+            .reads
+            .call(&m.url, (key.to_string(), Want::Digest))
+            .await
+        {
+            Ok(ReadAnswer::Digest(d)) => Ok(Some(d)),
+            Ok(ReadAnswer::Absent) => Ok(None),
+            Ok(ReadAnswer::Set(_)) => Err(format!("{} answered a set for a digest", m.id)),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// Merges `set` (with its encoding) into one replica's copy of `key`; the ack says what

@@ -126,7 +126,7 @@ impl Coordinator {
                 .iter()
                 .all(|list| t.count(list, &me, sloppy) >= effective_quorum(s.w, list.len()))
         };
-        let mut hedge = Some(Instant::now() + self.rpc.timeout() / 4);
+        let mut hedge = Some(Instant::now() + self.hedge_after());
         while !enough(&tally) {
             let wake = hedge.map_or(s.deadline, |h| h.min(s.deadline));
             match fanout.next(wake).await {

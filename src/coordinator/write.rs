@@ -111,7 +111,7 @@ impl Coordinator {
         // moment ago may have hung since: no shortcut.)
         let mut order = Vec::with_capacity(live.len());
         for m in &live {
-            if self.rpc.ping(&m.url, self.rpc.timeout() / 4).await.is_ok() {
+            if self.rpc.ping(&m.url, self.hedge_after()).await.is_ok() {
                 order.push(*m);
                 break;
             }

@@ -206,6 +206,29 @@ impl RpcClient {
         wire::MergeAck::decode(&bytes).map_err(|e| Self::undecodable(&url, e))
     }
 
+    /// Several reads (whole sets or digests) of the peer's copies in one request.
+    pub async fn reads(
+        &self,
+        base: &str,
+        reads: &[(String, wire::Want)],
+    ) -> Result<Vec<wire::ReadAnswer>, RpcError> {
+        let url = format!("{base}/internal/reads");
+        let body = wire::encode_reads(reads);
+        let bytes = self
+            .call_ok(
+                reqwest::Method::POST,
+                &url,
+                Some((body, OCTETS)),
+                self.timeout,
+            )
+            .await?;
+        let frames = wire::decode_frames(&bytes).map_err(|e| Self::undecodable(&url, e))?;
+        frames
+            .iter()
+            .map(|f| wire::decode_answer(f).map_err(|e| Self::undecodable(&url, e)))
+            .collect()
+    }
+
     /// Merges several `(key, encoded set)` into the peer's copies in one request (and one
     /// storage batch there); one ack per entry, in order.
     pub async fn merges(

@@ -11,6 +11,8 @@
 //! ```text
 //! frames    := (len: u32 BE | bytes: len bytes)*            (gossip replies)
 //! hint      := owner_len: u32 BE | owner: UTF-8 | entry     (a set kept for `owner`)
+//! reads     := (want: u8 (0 set, 1 digest) | key_len: u32 BE | key)*
+//! answers   := frames, one per read: empty (no copy) | 0x01 set | 0x02 digest: u64 BE
 //! move page := done: u8 (0 or 1) | cursor_len: u32 BE | cursor: UTF-8 | entry*
 //! ```
 //! A move page's cursor is the last key the source scanned (the next page starts after it).
@@ -151,6 +153,98 @@ pub fn decode_hint(bytes: &[u8]) -> Result<(String, String, VersionSet), WireErr
     }
     let (key, set) = decode_one(&bytes[pos..])?;
     Ok((owner, key, set))
+}
+
+/// What a coalesced read asks of one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// The whole set.
+    Set,
+    /// Only a digest of the stored set (read repair's probe of the replicas not read).
+    Digest,
+}
+
+/// A replica's answer to one read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadAnswer {
+    Absent,
+    Set(VersionSet),
+    Digest(u64),
+}
+
+/// The digest of a stored set: xxh3-64 of its canonical encoding.
+pub fn digest(encoded: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(encoded)
+}
+
+pub fn encode_reads(reads: &[(String, Want)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (key, want) in reads {
+        out.push(match want {
+            Want::Set => 0,
+            Want::Digest => 1,
+        });
+        out.extend_from_slice(&(key.len() as u32).to_be_bytes());
+        out.extend_from_slice(key.as_bytes());
+    }
+    out
+}
+
+pub fn decode_reads(bytes: &[u8]) -> Result<Vec<(String, Want)>, WireError> {
+    let mut pos = 0;
+    let mut out = Vec::new();
+    while pos < bytes.len() {
+        let at = pos;
+        let want = match take(bytes, &mut pos, 1)?[0] {
+            0 => Want::Set,
+            1 => Want::Digest,
+            _ => return Err(WireError::Truncated(at)),
+        };
+        let len = take_u32(bytes, &mut pos)?;
+        let key = std::str::from_utf8(take(bytes, &mut pos, len)?)
+            .map_err(|_| WireError::Utf8(at))?
+            .to_string();
+        out.push((key, want));
+    }
+    Ok(out)
+}
+
+/// One answer frame: `stored` is the replica's stored set bytes, if any.
+pub fn encode_answer(want: Want, stored: Option<&[u8]>) -> Vec<u8> {
+    match (want, stored) {
+        (_, None) => Vec::new(),
+        (Want::Set, Some(bytes)) => {
+            let mut out = Vec::with_capacity(bytes.len() + 1);
+            out.push(1);
+            out.extend_from_slice(bytes);
+            out
+        }
+        (Want::Digest, Some(bytes)) => {
+            let mut out = vec![2];
+            out.extend_from_slice(&digest(bytes).to_be_bytes());
+            out
+        }
+    }
+}
+
+pub fn decode_answer(frame: &[u8]) -> Result<ReadAnswer, WireError> {
+    match frame.split_first() {
+        None => Ok(ReadAnswer::Absent),
+        Some((1, set)) => {
+            VersionSet::decode(set)
+                .map(ReadAnswer::Set)
+                .map_err(|e| WireError::Set {
+                    offset: 1,
+                    reason: e.to_string(),
+                })
+        }
+        Some((2, d)) if d.len() == 8 => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(d);
+            Ok(ReadAnswer::Digest(u64::from_be_bytes(b)))
+        }
+        _ => Err(WireError::Truncated(0)),
+    }
 }
 
 /// One page of keys a source sends during data movement.
@@ -333,6 +427,47 @@ mod tests {
         }
         assert!(decode_hint(&encode_hint("a\0b", "k", &set.encode())).is_err());
         assert!(decode_hint(&encode_hint("", "k", &set.encode())).is_err());
+    }
+
+    #[test]
+    fn reads_and_answers_round_trip() {
+        let reads = vec![
+            ("a".to_string(), Want::Set),
+            ("ключ".to_string(), Want::Digest),
+        ];
+        let bytes = encode_reads(&reads);
+        assert_eq!(decode_reads(&bytes).unwrap(), reads);
+        for cut in 1..bytes.len() {
+            let cut_at_boundary = cut == 6;
+            assert_eq!(
+                decode_reads(&bytes[..cut]).is_err(),
+                !cut_at_boundary,
+                "cut at {cut}"
+            );
+        }
+        let mut set = VersionSet::new();
+        set.update(
+            &Default::default(),
+            ringkv_versions::Value::Data(b"v".to_vec()),
+            None,
+            "n1",
+            5,
+        );
+        let enc = set.encode();
+        assert_eq!(
+            decode_answer(&encode_answer(Want::Set, Some(&enc))).unwrap(),
+            ReadAnswer::Set(set)
+        );
+        assert_eq!(
+            decode_answer(&encode_answer(Want::Digest, Some(&enc))).unwrap(),
+            ReadAnswer::Digest(digest(&enc))
+        );
+        assert_eq!(
+            decode_answer(&encode_answer(Want::Set, None)).unwrap(),
+            ReadAnswer::Absent
+        );
+        assert!(decode_answer(&[2, 1, 2]).is_err());
+        assert!(decode_answer(&[7]).is_err());
     }
 
     #[test]
