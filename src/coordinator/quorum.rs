@@ -3,16 +3,18 @@
 //! when a call fails or is slow, and leave the calls still running to the background.
 //!
 //! Policy stays with the callers (which replicas, how many first, when it is enough, how long
-//! to wait); the mechanism is here, once. Every call runs as a supervised tail
-//! ([`Background::tail`]), so an answer given to the client never cancels the replica calls
-//! that are still carrying the write to the other replicas, and shutdown waits for them.
+//! to wait); the mechanism is here, once. Calls of a write run as supervised tails
+//! ([`Background::tail`], [`Fanout::start`]), so an answer given to the client never cancels
+//! the replica calls that are still carrying the write to the other replicas, and shutdown
+//! waits for them. Calls of a read change nothing when dropped, so they are polled in the
+//! caller's task ([`Fanout::start_inline`]): no spawn and no thread hop per replica asked.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::replicas::CallError;
@@ -21,7 +23,10 @@ use crate::background::Background;
 /// One finished call: whom it went to, and what came back.
 pub(crate) type Reply<K, T> = (K, Result<T, CallError>);
 
-type Launch<K, T> = Box<dyn Fn(K) -> JoinHandle<Reply<K, T>> + Send + Sync>;
+/// One call in flight: a tail's join handle, or the call's own future (inline).
+pub(crate) type Call<K, T> = BoxFuture<'static, Reply<K, T>>;
+
+type Launch<K, T> = Box<dyn Fn(K) -> Call<K, T> + Send + Sync>;
 
 /// What [`Fanout::next`] saw.
 pub(crate) enum Event<K, T> {
@@ -34,7 +39,7 @@ pub(crate) enum Event<K, T> {
 
 /// Calls in flight to a set of targets (replicas, or stand-ins for them), and the answers.
 pub(crate) struct Fanout<K, T> {
-    pending: FuturesUnordered<JoinHandle<Reply<K, T>>>,
+    pending: FuturesUnordered<Call<K, T>>,
     spares: VecDeque<K>,
     launch: Launch<K, T>,
     /// Successful answers, in arrival order.
@@ -44,8 +49,8 @@ pub(crate) struct Fanout<K, T> {
 }
 
 impl<K: Clone + Send + 'static, T: Send + 'static> Fanout<K, T> {
-    /// Calls `op` on the first `first` targets now; the others are spares, asked in order when
-    /// a call fails or when the caller's hedge time passes.
+    /// Calls `op` on the first `first` targets now, each as a supervised tail; the others are
+    /// spares, asked in order when a call fails or when the caller's hedge time passes.
     pub fn start<F, Fut>(bg: &Arc<Background>, targets: Vec<K>, first: usize, op: F) -> Self
     where
         F: Fn(K) -> Fut + Send + Sync + 'static,
@@ -54,11 +59,42 @@ impl<K: Clone + Send + 'static, T: Send + 'static> Fanout<K, T> {
         let (bg, op) = (bg.clone(), Arc::new(op));
         let launch: Launch<K, T> = Box::new(move |k: K| {
             let op = op.clone();
-            bg.tail(async move {
+            let handle = bg.tail({
+                let k = k.clone();
+                async move {
+                    let result = op(k.clone()).await;
+                    (k, result)
+                }
+            });
+            Box::pin(async move {
+                handle.await.unwrap_or_else(|e| {
+                    tracing::error!("replica call task failed: {e}");
+                    (k, Err(format!("the call's task failed: {e}")))
+                })
+            })
+        });
+        Self::with_launch(launch, targets, first)
+    }
+
+    /// [`Fanout::start`] with the calls polled by whoever polls the fan-out (for calls that
+    /// may be dropped unfinished: reads).
+    pub fn start_inline<F, Fut>(targets: Vec<K>, first: usize, op: F) -> Self
+    where
+        F: Fn(K) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<T, CallError>> + Send + 'static,
+    {
+        let op = Arc::new(op);
+        let launch: Launch<K, T> = Box::new(move |k: K| {
+            let op = op.clone();
+            Box::pin(async move {
                 let result = op(k.clone()).await;
                 (k, result)
             })
         });
+        Self::with_launch(launch, targets, first)
+    }
+
+    fn with_launch(launch: Launch<K, T>, targets: Vec<K>, first: usize) -> Self {
         let mut spares: VecDeque<K> = targets.into();
         let now: Vec<K> = spares.drain(..first.min(spares.len())).collect();
         let pending = now.into_iter().map(&launch).collect();
@@ -93,11 +129,7 @@ impl<K: Clone + Send + 'static, T: Send + 'static> Fanout<K, T> {
             return Event::Exhausted;
         }
         match tokio::time::timeout_at(wake, self.pending.next()).await {
-            Ok(Some(Ok(reply))) => Event::Reply(reply),
-            Ok(Some(Err(e))) => {
-                tracing::error!("replica call task failed: {e}");
-                Event::Wake
-            }
+            Ok(Some(reply)) => Event::Reply(reply),
             Ok(None) => Event::Exhausted,
             Err(_) => Event::Wake,
         }
@@ -138,13 +170,18 @@ impl<K: Clone + Send + 'static, T: Send + 'static> Fanout<K, T> {
         true
     }
 
+    /// No call is running and no spare is left unasked.
+    pub fn is_settled(&self) -> bool {
+        self.pending.is_empty() && self.spares.is_empty()
+    }
+
     /// The calls still running, for a caller that keeps listening in the background.
-    pub fn into_pending(self) -> FuturesUnordered<JoinHandle<Reply<K, T>>> {
+    pub fn into_pending(self) -> FuturesUnordered<Call<K, T>> {
         self.pending
     }
 
     /// The calls still running, and the spares never asked.
-    pub fn into_parts(self) -> (FuturesUnordered<JoinHandle<Reply<K, T>>>, Vec<K>) {
+    pub fn into_parts(self) -> (FuturesUnordered<Call<K, T>>, Vec<K>) {
         (self.pending, self.spares.into())
     }
 }

@@ -45,7 +45,7 @@ impl Coordinator {
         order.sort_by_key(|m| !self.is_self(m));
         let first = needed;
         let (replicas, k) = (self.replicas.clone(), key.to_string());
-        let mut fanout = Fanout::start(&self.bg, order, first, move |m: Member| {
+        let mut fanout = Fanout::start_inline(order, first, move |m: Member| {
             let (replicas, key) = (replicas.clone(), k.clone());
             async move { replicas.read(&m, &key).await }
         });
@@ -80,7 +80,7 @@ impl Coordinator {
         let mut order: Vec<Member> = pref.to_vec();
         order.sort_by_key(|m| !self.is_self(m));
         let (replicas, k) = (self.replicas.clone(), key.to_string());
-        let mut fanout = Fanout::start(&self.bg, order, want, move |m: Member| {
+        let mut fanout = Fanout::start_inline(order, want, move |m: Member| {
             let (replicas, key) = (replicas.clone(), k.clone());
             async move { replicas.read(&m, &key).await }
         });
@@ -110,6 +110,9 @@ impl Coordinator {
     /// for a digest, then pushes the merge of everything to each replica whose copy differs
     /// from it (a replica that answered late included).
     fn spawn_read_repair(&self, key: String, replies: Replies) {
+        if replies.fanout.is_settled() && replies.fanout.ok.len() <= 1 {
+            return; // one copy, nobody else to ask or hear from: nothing to compare
+        }
         let this = self.clone();
         self.bg.tail(async move {
             let Replies {
@@ -119,7 +122,7 @@ impl Coordinator {
             let mut got = std::mem::take(&mut fanout.ok);
             let (mut pending, unasked) = fanout.into_parts();
             while let Some(reply) = pending.next().await {
-                if let Ok((m, Ok(set))) = reply {
+                if let (m, Ok(set)) = reply {
                     if let Some(s) = &set {
                         merged.merge(s);
                     }

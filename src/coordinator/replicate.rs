@@ -229,10 +229,10 @@ impl Coordinator {
             let mut pending = fanout.into_pending();
             while let Some(reply) = futures::StreamExt::next(&mut pending).await {
                 match reply {
-                    Ok((d, Ok(Delivered::Merged(_)))) => {
+                    (d, Ok(Delivered::Merged(_))) => {
                         tally.merged.insert(d.member.id);
                     }
-                    Ok((d, Ok(Delivered::Hinted))) => tally.stood_in.extend(d.hint_for),
+                    (d, Ok(Delivered::Hinted)) => tally.stood_in.extend(d.hint_for),
                     _ => {}
                 }
             }
