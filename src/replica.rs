@@ -729,10 +729,7 @@ mod tests {
         Replica::new(Db::open(dir, ringkv_storage::Options::default()).unwrap()).unwrap()
     }
 
-    const ROOMY: Limits = Limits {
-        max_clock_entries: 1000,
-        max_siblings: 1000,
-    };
+    const ROOMY: Limits = Limits::caps(1000, 1000);
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_updates_of_one_key_lose_nothing() {
