@@ -20,6 +20,7 @@ use super::ApiError;
 use super::extract::{
     self, ConditionHeaders, ContextHeader, Key, KeyPath, ListParams, QuorumParams,
 };
+use super::history::{HistoryParam, PastValue, SiblingsWithHistory, ValueWithHistory, past};
 use crate::coordinator::{WriteKind, WriteOutcome, WriteRequest};
 use crate::node::Node;
 use crate::payload;
@@ -63,18 +64,32 @@ pub struct ItemDoc {
     value: serde_json::Value,
 }
 
-/// `{"value": V}`.
+/// `{"value": V}`; with `?history=N` also `"history"`.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ValueDoc {
     value: serde_json::Value,
+    /// Only with `?history=N`: up to N values the key held before, newest first.
+    history: Option<Vec<PastValue>>,
 }
 
-/// `{"values": [V1, V2, ...]}`: concurrent versions (siblings).
+/// `{"values": [V1, V2, ...]}`: concurrent versions (siblings); with `?history=N` also
+/// `"history"`.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct SiblingsDoc {
     values: Vec<serde_json::Value>,
+    /// Only with `?history=N`: up to N values the key held before, newest first.
+    history: Option<Vec<PastValue>>,
+}
+
+/// `{"detail": ...}`; with `?history=N` also `"history"` (a deleted key's past values).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct NotFoundDoc {
+    detail: String,
+    /// Only with `?history=N`: up to N values the key held before, newest first.
+    history: Option<Vec<PastValue>>,
 }
 
 /// One entry of a list page: `value` for one live version, `values` for siblings.
@@ -216,17 +231,38 @@ pub async fn put_item(
     written(&key, node.coordinator.write(req).await?)
 }
 
-/// Read a value.
+/// Read a value, and with `?history=N` up to N values it held before.
 #[utoipa::path(
     get, path = "/items/{key}", tag = "items",
-    params(KeyPath, QuorumParams),
+    params(KeyPath, QuorumParams, HistoryParam),
     responses(
-        (status = 200, description = "One live value", body = ValueDoc,
-            headers(("X-Context" = String, description = "Send it back with the next write"))),
-        (status = 300, description = "Concurrent versions (siblings); PUT with this context to resolve", body = SiblingsDoc,
-            headers(("X-Context" = String, description = "Covers every sibling"))),
-        (status = 400, description = "Malformed key or quorum parameter", body = super::ErrorBody),
-        (status = 404, description = "Absent, deleted or expired", body = super::ErrorBody),
+        (status = 200, description = "One live value; with `?history=N` also `history`, newest first", body = ValueDoc,
+            headers(("X-Context" = String, description = "Send it back with the next write")),
+            examples(
+                ("value" = (summary = "GET /items/k", value = json!({"value": "v4"}))),
+                ("history" = (summary = "GET /items/k?history=3: the value and the three before it, newest first", value = json!({"value": "v4", "history": [
+                    {"value": "v3", "written_at": "2026-12-01T12:00:03.000Z"},
+                    {"value": "v2", "written_at": "2026-12-01T12:00:02.000Z"},
+                    {"value": "v1", "written_at": "2026-12-01T12:00:01.000Z"},
+                ]}))),
+            )),
+        (status = 300, description = "Concurrent versions (siblings); PUT with this context to resolve; with `?history=N` also `history`", body = SiblingsDoc,
+            headers(("X-Context" = String, description = "Covers every sibling")),
+            examples(
+                ("siblings" = (summary = "GET /items/k", value = json!({"values": ["a", "b"]}))),
+                ("history" = (summary = "GET /items/k?history=1", value = json!({"values": ["a", "b"], "history": [
+                    {"value": "v1", "written_at": "2026-12-01T12:00:01.000Z"},
+                ]}))),
+            )),
+        (status = 400, description = "Malformed key, quorum or history parameter", body = super::ErrorBody),
+        (status = 404, description = "Absent, deleted or expired; with `?history=N` also the past values (a deleted key keeps them until its tombstone is collected)", body = NotFoundDoc,
+            examples(
+                ("absent" = (summary = "GET /items/k", value = json!({"detail": "key `k` not found"}))),
+                ("deleted" = (summary = "GET /items/k?history=2 after a DELETE", value = json!({"detail": "key `k` not found", "history": [
+                    {"value": "v4", "written_at": "2026-12-01T12:00:04.000Z"},
+                    {"value": "v3", "written_at": "2026-12-01T12:00:03.000Z"},
+                ]}))),
+            )),
         (status = 503, description = "Read quorum not reached", body = super::ErrorBody),
     )
 )]
@@ -234,19 +270,38 @@ pub async fn get_item(
     State(node): State<Arc<Node>>,
     Key(key): Key,
     query: Result<Query<QuorumParams>, QueryRejection>,
+    history: Result<Query<HistoryParam>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let query = query?;
     let (r, _) = query.parse(node.n())?;
     query.sloppy()?;
+    let history = history?.parse()?;
     let set = node.coordinator.get(&key, r).await?;
-    let mut values = live_json(&set, now_ms())?;
-    let resp = match values.len() {
-        0 => return Err(ApiError::not_found(format!("key `{key}` not found"))),
-        1 => {
+    let now = now_ms();
+    let mut values = live_json(&set, now)?;
+    let past = history.map(|n| past(&set, n, now)).transpose()?;
+    let resp = match (values.len(), past) {
+        (0, None) => return Err(ApiError::not_found(format!("key `{key}` not found"))),
+        (0, Some(history)) => {
+            return Ok(super::history::not_found(
+                format!("key `{key}` not found"),
+                history,
+            ));
+        }
+        (1, None) => {
             let value = values.remove(0);
             (StatusCode::OK, Json(ValueOut { value })).into_response()
         }
-        _ => (StatusCode::MULTIPLE_CHOICES, Json(SiblingsOut { values })).into_response(),
+        (1, Some(history)) => {
+            let value = values.remove(0);
+            (StatusCode::OK, Json(ValueWithHistory { value, history })).into_response()
+        }
+        (_, None) => (StatusCode::MULTIPLE_CHOICES, Json(SiblingsOut { values })).into_response(),
+        (_, Some(history)) => (
+            StatusCode::MULTIPLE_CHOICES,
+            Json(SiblingsWithHistory { values, history }),
+        )
+            .into_response(),
     };
     Ok(with_context(resp, &set.context().to_header()))
 }

@@ -402,7 +402,11 @@ mod tests {
     #[test]
     fn history_and_receipts_roundtrip_and_sets_without_them_keep_format_1() {
         let s = with_past();
-        assert_eq!(s.history().len(), 3, "hello, the empty value and the tombstone's marker");
+        assert_eq!(
+            s.history().len(),
+            3,
+            "hello, the empty value and the tombstone's marker"
+        );
         let bytes = s.encode();
         assert_eq!(bytes[0], SET_FORMAT_PAST);
         let back = VersionSet::decode(&bytes).unwrap();

@@ -53,8 +53,8 @@ mod set;
 mod version;
 
 pub use clock::ClockEntry;
-pub use past::Receipt;
 pub use context::{Context, MAX_HEADER_LEN};
+pub use past::Receipt;
 pub use prune::{Limits, PruneReport};
 pub use set::VersionSet;
 pub use version::{Dot, NodeId, Value, Version};

@@ -222,7 +222,11 @@ mod tests {
         assert_eq!(s.history().len(), 4, "with the tombstone's marker");
         s.prune(&limits(1));
         assert_eq!(values(&s), [b"e".as_slice()]);
-        assert_eq!(s.history().len(), 2, "the marker newer than the kept value stays");
+        assert_eq!(
+            s.history().len(),
+            2,
+            "the marker newer than the kept value stays"
+        );
     }
 
     #[test]

@@ -88,8 +88,11 @@ impl VersionSet {
         // Versions are sorted oldest first, so the prefix is what goes (into history).
         let dropped: Vec<_> = self.versions.drain(..siblings_dropped).collect();
         self.remember(dropped);
-        let (history_dropped, receipts_dropped) =
-            self.prune_past(limits.history, limits.receipts_since_ms, limits.max_receipts);
+        let (history_dropped, receipts_dropped) = self.prune_past(
+            limits.history,
+            limits.receipts_since_ms,
+            limits.max_receipts,
+        );
 
         let pinned: BTreeSet<&str> = self.versions.iter().map(|v| v.dot.node.as_str()).collect();
         let clock_entries_dropped = self.clock.prune_oldest(limits.max_clock_entries, &pinned);
