@@ -24,7 +24,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use ringkv_storage::{CompactionFilter, Db, FilterDecision, WriteBatch};
-use ringkv_versions::{Context, Limits, Value, VersionSet};
+use ringkv_versions::{Context, Limits, Receipt, Value, VersionSet};
 
 use crate::handoff::hints::{self, Hint};
 use crate::handoff::{DropReason, HintBook, HintCaps};
@@ -64,6 +64,9 @@ pub fn now_ms() -> u64 {
 pub struct Updated {
     pub prior: Option<VersionSet>,
     pub set: VersionSet,
+    /// The stored receipt of the update's idempotency token, when the set already held one:
+    /// nothing was written (`set` is the stored set), the caller answers from the receipt.
+    pub replayed: Option<Receipt>,
 }
 
 /// A page of [`Replica::scan_moving`].
@@ -344,6 +347,24 @@ impl Replica {
         node_id: &str,
         limits: Limits,
     ) -> Result<Updated, ReplicaError> {
+        self.update_once(key, ctx, value, expires_at_ms, node_id, limits, None)
+            .await
+    }
+
+    /// [`Replica::update`] recording `receipt` in the same stored set, unless the set already
+    /// holds an unexpired receipt of its token (checked under the key's lock): then nothing is
+    /// written and that receipt is returned in [`Updated::replayed`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_once(
+        &self,
+        key: &str,
+        ctx: Option<Context>,
+        value: Value,
+        expires_at_ms: Option<u64>,
+        node_id: &str,
+        limits: Limits,
+        receipt: Option<Receipt>,
+    ) -> Result<Updated, ReplicaError> {
         let key = key.to_string();
         let node_id = node_id.to_string();
         self.locked(&[&key.clone()], move |r| {
@@ -352,6 +373,21 @@ impl Replica {
                 .as_deref()
                 .map(|b| Replica::decode(&key, b))
                 .transpose()?;
+            let held = receipt.as_ref().and_then(|new| {
+                prior
+                    .as_ref()
+                    .and_then(|p| p.receipt(&new.token))
+                    .filter(|old| old.recorded_at_ms >= limits.receipts_since_ms)
+                    .cloned()
+            });
+            if let Some(held) = held {
+                let set = prior.clone().unwrap_or_default();
+                return Ok(Updated {
+                    prior,
+                    set,
+                    replayed: Some(held),
+                });
+            }
             let mut set = prior.clone().unwrap_or_default();
             let ctx = ctx.unwrap_or_else(|| set.context());
             // No entry of our own: we no longer know what we minted for this key.
@@ -360,13 +396,20 @@ impl Replica {
                 _ => 0,
             };
             set.update_at_least(&ctx, value, expires_at_ms, &node_id, now_ms(), floor);
+            if let Some(receipt) = receipt {
+                set.record(receipt);
+            }
             set.prune(&limits);
             r.commit(vec![Change {
                 key,
                 before,
                 after: Some(set.encode()),
             }])?;
-            Ok(Updated { prior, set })
+            Ok(Updated {
+                prior,
+                set,
+                replayed: None,
+            })
         })
         .await
     }

@@ -18,7 +18,8 @@ use utoipa::ToSchema;
 
 use super::ApiError;
 use super::extract::{
-    self, ConditionHeaders, ContextHeader, Key, KeyPath, ListParams, QuorumParams,
+    self, ConditionHeaders, ContextHeader, IdempotencyHeader, Key, KeyPath, ListParams,
+    QuorumParams,
 };
 use super::history::{HistoryParam, PastValue, SiblingsWithHistory, ValueWithHistory, past};
 use crate::coordinator::{WriteKind, WriteOutcome, WriteRequest};
@@ -181,7 +182,7 @@ fn written(key: &str, outcome: WriteOutcome) -> Result<Response, ApiError> {
 /// Store a value.
 #[utoipa::path(
     put, path = "/items/{key}", tag = "items",
-    params(KeyPath, QuorumParams, ContextHeader, ConditionHeaders),
+    params(KeyPath, QuorumParams, ContextHeader, ConditionHeaders, IdempotencyHeader),
     request_body = WriteBodyDoc,
     responses(
         (status = 201, description = "Created: the key had no live value", body = ItemDoc,
@@ -192,7 +193,8 @@ fn written(key: &str, outcome: WriteOutcome) -> Result<Response, ApiError> {
         (status = 412, description = "If-Match / If-None-Match failed", body = super::ErrorBody),
         (status = 413, description = "Value over max_value_bytes", body = super::ErrorBody),
         (status = 415, description = "The body is not sent as application/json", body = super::ErrorBody),
-        (status = 422, description = "JSON of the wrong shape (no `value`, bad `ttl`)", body = super::ErrorBody),
+        (status = 422, description = "JSON of the wrong shape (no `value`, bad `ttl`), or an `Idempotency-Key` already used for a different request", body = super::ErrorBody,
+            example = json!({"detail": "Idempotency-Key `t-1` was already used for a different request to this key; use a new key for a new request"})),
         (status = 503, description = "Write quorum not reached", body = super::ErrorBody),
     )
 )]
@@ -227,6 +229,7 @@ pub async fn put_item(
         w,
         hops: 0,
         sloppy,
+        idempotency_key: extract::idempotency_key(&headers)?,
     };
     written(&key, node.coordinator.write(req).await?)
 }
@@ -309,9 +312,10 @@ pub async fn get_item(
 /// Delete a value (leaves a tombstone that is collected after the grace period).
 #[utoipa::path(
     delete, path = "/items/{key}", tag = "items",
-    params(KeyPath, QuorumParams, ContextHeader),
+    params(KeyPath, QuorumParams, ContextHeader, IdempotencyHeader),
     responses(
-        (status = 204, description = "Deleted"),
+        (status = 204, description = "Deleted; a repeat with the same `Idempotency-Key` answers 204 again (not 404)"),
+        (status = 422, description = "An `Idempotency-Key` already used for a different request", body = super::ErrorBody),
         (status = 400, description = "Malformed key, context or quorum parameter", body = super::ErrorBody),
         (status = 404, description = "Nothing to delete", body = super::ErrorBody),
         (status = 503, description = "Quorum not reached", body = super::ErrorBody),
@@ -337,6 +341,7 @@ pub async fn delete_item(
         w,
         hops: 0,
         sloppy,
+        idempotency_key: extract::idempotency_key(&headers)?,
     };
     let outcome = node.coordinator.write(req).await?;
     Ok(with_context(
@@ -349,16 +354,17 @@ pub async fn delete_item(
 /// restarts the TTL, an absent key is created.
 #[utoipa::path(
     post, path = "/items/{key}/append", tag = "items",
-    params(KeyPath, QuorumParams),
+    params(KeyPath, QuorumParams, IdempotencyHeader),
     request_body = AppendBodyDoc,
     responses(
         (status = 201, description = "Created with the value", body = ItemDoc),
-        (status = 200, description = "Appended; the body holds the whole new value", body = ItemDoc),
+        (status = 200, description = "Appended; the body holds the whole new value. A repeat with the same `Idempotency-Key` is not appended again: it answers the first attempt's status and body", body = ItemDoc,
+            example = json!({"key": "log", "value": "ab"})),
         (status = 400, description = "Malformed JSON, key or quorum parameter", body = super::ErrorBody),
         (status = 409, description = "The key has siblings; resolve them first", body = super::ErrorBody),
         (status = 413, description = "The result would be over max_value_bytes", body = super::ErrorBody),
         (status = 415, description = "The body is not sent as application/json", body = super::ErrorBody),
-        (status = 422, description = "Wrong shape, or types that do not append", body = super::ErrorBody),
+        (status = 422, description = "Wrong shape, types that do not append, or an `Idempotency-Key` already used for a different request", body = super::ErrorBody),
         (status = 503, description = "Quorum not reached", body = super::ErrorBody),
     )
 )]
@@ -385,6 +391,7 @@ pub async fn append_item(
         w,
         hops: 0,
         sloppy,
+        idempotency_key: extract::idempotency_key(&headers)?,
     };
     written(&key, node.coordinator.write(req).await?)
 }

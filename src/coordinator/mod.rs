@@ -76,6 +76,7 @@
 //! Keys are only emitted up to the smallest "last key" among members whose page was full, so no
 //! key is skipped between pages; memory per page is bounded by members x (limit+1) sets.
 
+mod idempotency;
 mod list;
 mod quorum;
 mod read;
@@ -94,6 +95,7 @@ use crate::metrics::Metrics;
 use crate::replica::Replica;
 use crate::rpc::RpcClient;
 
+pub use idempotency::FAULT_EXIT_AFTER_FANOUT;
 pub use list::Page;
 pub use replicas::Replicas;
 pub use write::{Condition, ForwardedOutcome, WriteKind, WriteOutcome, WriteRequest};
