@@ -903,6 +903,54 @@ mod tests {
         assert!(fresh.set.counter_of("a") > highest);
     }
 
+    /// The storage cost of history, as a node stores it (`--nocapture` prints the table the
+    /// README quotes): each kept value costs its payload (JSON + 9 bytes of TTL header) plus its
+    /// dot and time, and every write of the key rewrites (and ships) all of them.
+    #[tokio::test]
+    async fn history_costs_its_payload_plus_its_dot_per_kept_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = open(dir.path());
+        let node = "127.0.0.1:7777-3f9a2c"; // a default node id: host:port-random
+        for json_len in [10usize, 100, 1000] {
+            let mut sizes = Vec::new();
+            let key = format!("k{json_len}");
+            for (i, kept) in [0usize, 1, 3, 10].into_iter().enumerate() {
+                let limits = Limits {
+                    history: kept,
+                    ..Limits::caps(20, 32)
+                };
+                // Enough writes to fill the history, each a distinct JSON string of json_len.
+                let mut set = None;
+                for w in 0..=kept {
+                    let text = format!("\"{}{:0>width$}\"", i, w, width = json_len - 3);
+                    let value = Value::Data(crate::payload::encode(text.as_bytes(), None));
+                    set = Some(
+                        replica
+                            .update(&key, None, value, None, node, limits)
+                            .await
+                            .unwrap()
+                            .set,
+                    );
+                }
+                let set = set.unwrap();
+                assert_eq!(set.history().len(), kept);
+                sizes.push((kept, set.encode().len()));
+            }
+            let base = sizes[0].1;
+            for (kept, size) in &sizes[1..] {
+                let per = (size - base - 2) as f64 / *kept as f64;
+                println!(
+                    "value {json_len} B JSON: set {base} B without history, {size} B with {kept} \
+                     kept: {per:.1} B per kept value ({:.1} B over the payload)",
+                    per - (json_len + 9) as f64
+                );
+                // Payload (json + 9) + id (1 + 21) + counter (7) + time (6) + flags (1) + len.
+                let len_bytes = if json_len + 9 < 128 { 1 } else { 2 };
+                assert_eq!(per, (json_len + 9 + 22 + 7 + 6 + 1 + len_bytes) as f64);
+            }
+        }
+    }
+
     #[test]
     fn prefix_end_bounds_the_prefix() {
         assert_eq!(

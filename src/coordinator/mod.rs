@@ -71,6 +71,12 @@
 //! carrying the 300's context first (appending to one sibling would silently pick a winner).
 //! Other type pairs answer 422.
 //!
+//! **Idempotent retries** (`idempotency.rs`). A write with an `Idempotency-Key` always does
+//! the context read; a receipt of the token in the merged read (or in the minting replica's
+//! copy, checked under the key's lock) repeats the first answer instead of writing again. The
+//! receipt is written with the version, inside the key's set, so it reaches the replicas with
+//! it. **History** needs nothing here: past values ride in the sets the coordinator merges.
+//!
 //! **List** (`list.rs`). Every member pages its local keys after the cursor (limit+1 each); the
 //! pages are merged in key order, sets of one key merged across nodes, non-live keys skipped.
 //! Keys are only emitted up to the smallest "last key" among members whose page was full, so no
