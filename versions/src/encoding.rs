@@ -45,21 +45,7 @@ impl VersionSet {
                 .expect("version set invariant: every dot is covered by the clock");
             put_varint(&mut out, idx as u64);
             put_varint(&mut out, v.dot.counter);
-            put_varint(&mut out, v.written_at_ms);
-            let mut flags = 0;
-            if v.value == Value::Tombstone {
-                flags |= FLAG_TOMBSTONE;
-            }
-            if v.expires_at_ms.is_some() {
-                flags |= FLAG_EXPIRES;
-            }
-            out.push(flags);
-            if let Some(t) = v.expires_at_ms {
-                put_varint(&mut out, t);
-            }
-            if let Value::Data(d) = &v.value {
-                put_bytes(&mut out, d);
-            }
+            put_body(&mut out, v);
         }
         if past {
             self.encode_past(&mut out);
@@ -91,21 +77,7 @@ impl VersionSet {
         for v in &self.history {
             put_bytes(out, v.dot.node.as_bytes());
             put_varint(out, v.dot.counter);
-            put_varint(out, v.written_at_ms);
-            let mut flags = 0;
-            if v.value == Value::Tombstone {
-                flags |= FLAG_TOMBSTONE;
-            }
-            if v.expires_at_ms.is_some() {
-                flags |= FLAG_EXPIRES;
-            }
-            out.push(flags);
-            if let Some(t) = v.expires_at_ms {
-                put_varint(out, t);
-            }
-            if let Value::Data(d) = &v.value {
-                put_bytes(out, d);
-            }
+            put_body(out, v);
         }
         put_varint(out, self.receipts.len() as u64);
         for r in &self.receipts {
@@ -202,21 +174,7 @@ fn decode_history(r: &mut Reader<'_>, versions: &[Version]) -> Result<Vec<Versio
         if counter == 0 {
             return Err(invalid("zero counter in a past value"));
         }
-        let written_at_ms = r.varint()?;
-        let flags = r.u8()?;
-        if flags & !(FLAG_TOMBSTONE | FLAG_EXPIRES) != 0 {
-            return Err(invalid(format!("unknown past-value flags {flags:#04x}")));
-        }
-        let expires_at_ms = if flags & FLAG_EXPIRES != 0 {
-            Some(r.varint()?)
-        } else {
-            None
-        };
-        let value = if flags & FLAG_TOMBSTONE != 0 {
-            Value::Tombstone
-        } else {
-            Value::Data(r.len_prefixed()?.to_vec())
-        };
+        let (written_at_ms, expires_at_ms, value) = decode_body(r, "past-value")?;
         let v = Version {
             dot: Dot { node, counter },
             value,
@@ -294,6 +252,46 @@ fn decode_clock(r: &mut Reader<'_>) -> Result<(Clock, Vec<(String, u64)>), Decod
     Ok((clock, nodes))
 }
 
+/// Writes what follows a dot (read back by [`decode_body`]).
+fn put_body(out: &mut Vec<u8>, v: &Version) {
+    put_varint(out, v.written_at_ms);
+    let mut flags = 0;
+    if v.value == Value::Tombstone {
+        flags |= FLAG_TOMBSTONE;
+    }
+    if v.expires_at_ms.is_some() {
+        flags |= FLAG_EXPIRES;
+    }
+    out.push(flags);
+    if let Some(t) = v.expires_at_ms {
+        put_varint(out, t);
+    }
+    if let Value::Data(d) = &v.value {
+        put_bytes(out, d);
+    }
+}
+
+/// Reads what follows a dot, in a sibling and in a past value alike: the write time, the
+/// flags, the expiry if flagged, the data unless a tombstone (`what` names it in errors).
+fn decode_body(r: &mut Reader<'_>, what: &str) -> Result<(u64, Option<u64>, Value), DecodeError> {
+    let written_at_ms = r.varint()?;
+    let flags = r.u8()?;
+    if flags & !(FLAG_TOMBSTONE | FLAG_EXPIRES) != 0 {
+        return Err(invalid(format!("unknown {what} flags {flags:#04x}")));
+    }
+    let expires_at_ms = if flags & FLAG_EXPIRES != 0 {
+        Some(r.varint()?)
+    } else {
+        None
+    };
+    let value = if flags & FLAG_TOMBSTONE != 0 {
+        Value::Tombstone
+    } else {
+        Value::Data(r.len_prefixed()?.to_vec())
+    };
+    Ok((written_at_ms, expires_at_ms, value))
+}
+
 /// Reads one version, checking that its dot names a clock entry that covers it.
 fn decode_version(
     r: &mut Reader<'_>,
@@ -307,21 +305,7 @@ fn decode_version(
     if counter == 0 || counter > *covered {
         return Err(invalid("dot not covered by the clock"));
     }
-    let written_at_ms = r.varint()?;
-    let flags = r.u8()?;
-    if flags & !(FLAG_TOMBSTONE | FLAG_EXPIRES) != 0 {
-        return Err(invalid(format!("unknown version flags {flags:#04x}")));
-    }
-    let expires_at_ms = if flags & FLAG_EXPIRES != 0 {
-        Some(r.varint()?)
-    } else {
-        None
-    };
-    let value = if flags & FLAG_TOMBSTONE != 0 {
-        Value::Tombstone
-    } else {
-        Value::Data(r.len_prefixed()?.to_vec())
-    };
+    let (written_at_ms, expires_at_ms, value) = decode_body(r, "version")?;
     let dot = Dot {
         node: node.clone(),
         counter,

@@ -91,7 +91,7 @@ impl VersionSet {
     /// are skipped; one dot twice keeps the greater, as merge does).
     pub(crate) fn remember(&mut self, gone: impl IntoIterator<Item = Version>) {
         let mut gone = gone.into_iter().peekable();
-        if gone.peek().is_none() {
+        if gone.peek().is_none() && self.history.is_empty() {
             return;
         }
         let mut by_dot: HashMap<Dot, Version> = std::mem::take(&mut self.history)
@@ -110,8 +110,19 @@ impl VersionSet {
                 }
             }
         }
-        for v in &self.versions {
-            by_dot.remove(&v.dot);
+        // A dot held as a sibling leaves history; should history hold a greater version of it
+        // (a reused dot), the sibling takes it, as a merge of two siblings would.
+        let mut replaced = false;
+        for v in &mut self.versions {
+            if let Some(held) = by_dot.remove(&v.dot)
+                && Version::same_dot_order(&held, v).is_gt()
+            {
+                *v = held;
+                replaced = true;
+            }
+        }
+        if replaced {
+            self.versions.sort_by(Version::display_order);
         }
         self.history = by_dot.into_values().collect();
         self.history.sort_by(Version::display_order);
@@ -120,14 +131,9 @@ impl VersionSet {
     /// Merges `other`'s history and receipts into this set's (part of [`VersionSet::merge`],
     /// after the siblings were merged; `gone` are the siblings either side let go of).
     pub(crate) fn merge_past(&mut self, other: &VersionSet, gone: Vec<Version>) {
+        // Also when nothing is gone: a sibling that arrived may share a dot with our history.
         let theirs = other.history.iter().cloned();
         self.remember(gone.into_iter().chain(theirs));
-        // A sibling that survived the merge may still sit in our history from before.
-        if !self.history.is_empty() {
-            let current: std::collections::HashSet<&Dot> =
-                self.versions.iter().map(|v| &v.dot).collect();
-            self.history.retain(|v| !current.contains(&v.dot));
-        }
         for r in &other.receipts {
             self.record(r.clone());
         }
