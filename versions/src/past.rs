@@ -236,6 +236,35 @@ mod tests {
     }
 
     #[test]
+    fn past_values_expire_with_the_ttl_they_were_written_with() {
+        let mut s = VersionSet::new();
+        s.update(&Context::default(), data("short"), Some(100), "n1", 0);
+        let ctx = s.context();
+        s.update(&ctx, data("long"), Some(1_000), "n1", 10);
+        let ctx = s.context();
+        s.update(&ctx, data("now"), None, "n1", 20);
+        let at = |t| values_at(&s, t);
+        assert_eq!(at(50), [b"long".as_slice(), b"short"]);
+        assert_eq!(at(100), [b"long".as_slice()]);
+        assert!(at(1_000).is_empty());
+        // An expired key (no live sibling, no tombstone) is collected with its history.
+        let mut gone = VersionSet::new();
+        gone.update(&Context::default(), data("a"), Some(100), "n1", 0);
+        let ctx = gone.context();
+        gone.update(&ctx, data("b"), Some(100), "n1", 1);
+        assert!(gone.can_collect(200, 50));
+    }
+
+    fn values_at(s: &VersionSet, now: u64) -> Vec<&[u8]> {
+        s.past_values(now)
+            .map(|v| match &v.value {
+                Value::Data(d) => d.as_slice(),
+                Value::Tombstone => unreachable!(),
+            })
+            .collect()
+    }
+
+    #[test]
     fn a_replica_that_only_merges_learns_the_history() {
         let mut a = VersionSet::new();
         let mut b = VersionSet::new();
