@@ -150,3 +150,33 @@ fn past_values_are_answered_from_every_node_and_survive_delete_compaction_and_re
             .contains("history")
     );
 }
+
+#[test]
+fn a_replica_that_was_down_gets_the_history_by_hinted_handoff() {
+    let mut cluster = Cluster::builder(3)
+        .quorum(3, 2, 2)
+        .set("versioning.history", 3)
+        .set("hinted_handoff.replay_interval_ms", 200)
+        .start();
+    let v = |i: usize| json!({ "v": i });
+    cluster.nodes[0].put("h", v(1)).expect(201);
+    cluster.nodes[2].kill();
+    for i in 2..=4 {
+        cluster.nodes[i % 2].put("h", v(i)).expect(200);
+    }
+    cluster.nodes[2].restart();
+    // Node 2's own copy (r=1 reads it first) learns the values it missed from the hints.
+    let node = &cluster.nodes[2];
+    wait_until("node 2 holds the history it missed", DEADLINE, || {
+        let resp = node.http.get(&node.item("h", "?history=3&r=1"));
+        let body = resp.json();
+        let past: Vec<Value> = body["history"]
+            .as_array()
+            .map(|h| h.iter().map(|e| e["value"].clone()).collect())
+            .unwrap_or_default();
+        match (&body["value"], past.as_slice()) {
+            (cur, [p3, p2, p1]) if *cur == v(4) && [p3, p2, p1] == [&v(3), &v(2), &v(1)] => Ok(()),
+            _ => Err(resp.body),
+        }
+    });
+}
