@@ -33,18 +33,20 @@ fn three_nodes_with_n_copy_2_keep_two_copies_and_serve_from_every_node() {
         let config = node.http.get(&node.at("/config")).expect(200).json();
         assert_eq!(config["quorum"]["n"], json!(2), "N_COPY=2 via {}", node.id);
     }
-    // As the seed's README: the second node is told about the first and the third.
-    let [first, second, third] = &nodes[..] else {
+    // As the seed's README: the second node is told about the first and the third, by
+    // `http://0.0.0.0:PORT` URLs.
+    let [_, second, _] = &nodes[..] else {
         unreachable!()
     };
-    for other in [first, third] {
+    for port in [ports[0], ports[2]] {
+        let peer_url = format!("http://0.0.0.0:{port}");
         second
             .http
             .json(
                 "POST",
                 &second.at("/peers"),
                 &[],
-                &json!({ "peer_url": other.url }),
+                &json!({ "peer_url": peer_url }),
             )
             .expect(200);
     }
