@@ -113,6 +113,8 @@ pub struct Versioning {
     /// set, and is rewritten and sent to the replicas with every write of the key. The default
     /// 3 keeps a 100-byte value's set at 603 bytes instead of 163 (3.7x per write); see the
     /// README and `replica::tests::history_costs_its_payload_plus_its_dot_per_kept_value`.
+    /// A set travels whole in one internal request (limit 64 x `max_value_bytes` + 64 MiB):
+    /// with values near `max_value_bytes`, keep `max_siblings` + `history` under 64.
     #[schema(maximum = 1000)]
     pub history: usize,
     /// How long an `Idempotency-Key` is remembered: a repeat within it is answered from the
