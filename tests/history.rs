@@ -2,7 +2,8 @@
 //! with `versioning.history = 3`: sequential PUTs through different nodes are answered, newest
 //! first, from every node; `?history=1` answers one; a value beyond the setting is gone; a
 //! deleted key still shows its past values on its 404; all of it survives storage compaction
-//! and a `kill -9` of every node.
+//! and a `kill -9` of every node. A replica that was down gets them by hinted handoff, and the
+//! setting is hot (0 drops them on the next write).
 
 mod common;
 
@@ -179,4 +180,25 @@ fn a_replica_that_was_down_gets_the_history_by_hinted_handoff() {
             _ => Err(resp.body),
         }
     });
+
+    // The setting is hot: at 0, the next write keeps no past value anywhere.
+    let patch = json!({"versioning": {"history": 0}});
+    cluster.nodes[0]
+        .http
+        .json("PUT", &cluster.nodes[0].at("/config"), &[], &patch)
+        .expect(200);
+    wait_until("every node runs with history 0", DEADLINE, || {
+        for node in &cluster.nodes {
+            let config = node.http.get(&node.at("/config")).expect(200).json();
+            if config["versioning"]["history"] != json!(0) {
+                return Err(format!("{}: {}", node.id, config["versioning"]));
+            }
+        }
+        Ok(())
+    });
+    cluster.nodes[1].put("h", v(5)).expect(200);
+    for node in &cluster.nodes {
+        let (_, current, past) = read_history(node, "h", 3);
+        assert_eq!((current, past), (vec![v(5)], vec![]), "via {}", node.id);
+    }
 }
