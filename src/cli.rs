@@ -68,10 +68,12 @@ pub enum Command {
         ringkv client read greeting --url http://127.0.0.1:7777,http://127.0.0.1:8888\n  \
         ringkv client read            # every key")]
     Client(ClientArgs),
-    /// Alias of `client read KEY`.
+    /// Alias of `client read KEY` (seed 002's `get KEY -rev N` is `get KEY --rev N`).
     #[command(hide = true)]
     Get {
         key: String,
+        #[arg(long, value_name = "N")]
+        rev: Option<usize>,
         #[command(flatten)]
         target: Target,
     },
@@ -134,18 +136,24 @@ impl Command {
             })
         };
         match self {
-            Command::Get { key, target } => client(
+            Command::Get { key, rev, target } => client(
                 ClientCommand::Read {
                     key: Some(key),
                     prefix: String::new(),
+                    rev,
                 },
                 target,
             ),
             Command::Put { write, target } => client(ClientCommand::Write(write), target),
             Command::Delete { key, target } => client(ClientCommand::Delete { key }, target),
-            Command::List { prefix, target } => {
-                client(ClientCommand::Read { key: None, prefix }, target)
-            }
+            Command::List { prefix, target } => client(
+                ClientCommand::Read {
+                    key: None,
+                    prefix,
+                    rev: None,
+                },
+                target,
+            ),
             Command::Peers { target } => server(
                 server::ServerCommand::List {
                     json: true,

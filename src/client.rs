@@ -3,12 +3,13 @@
 //! append).
 //!
 //! Invariants:
-//! - A request moves on to the next `--url` only when it could not connect (the request
-//!   certainly never reached that node). A timeout or an answer, even an error status, ends it:
-//!   a write that may have been applied is not silently sent again elsewhere.
+//! - A request moves on to the next `--url` when it could not connect (it certainly never
+//!   reached that node). A request that may have reached the node (a timeout, a reset
+//!   connection) moves on only when it is safe to repeat: a read, or a write carrying an
+//!   `Idempotency-Key`. An answer, even an error status, ends it.
 //! - Every write of one command invocation carries the same `Idempotency-Key` (a random
 //!   token), also when it is retried on another node, so the server (API.md "Idempotent
-//!   retries") applies it once.
+//!   retries") applies it once and answers the first attempt's status and body.
 //! - A failure is one line (`main` prints it): the status and the server's `detail`, or every
 //!   node tried and why it was not reached.
 
@@ -166,8 +167,14 @@ impl Nodes {
         Ok(url)
     }
 
-    /// Sends `call` to each node in turn until one accepts the connection.
+    /// Sends `call` to each node in turn until one answers (see the module invariants for
+    /// when a request that may have arrived is sent again).
     pub async fn send(&self, call: &Call<'_>) -> anyhow::Result<Answer> {
+        let repeatable = call.method == Method::GET
+            || call
+                .headers
+                .iter()
+                .any(|(name, _)| *name == "idempotency-key");
         let mut refused = Vec::new();
         for base in &self.urls {
             let url = Self::url_of(base, call)?;
@@ -195,6 +202,7 @@ impl Nodes {
                     });
                 }
                 Err(e) if e.is_connect() => refused.push(format!("{shown} ({})", root_cause(&e))),
+                Err(e) if repeatable => refused.push(format!("{shown} ({})", root_cause(&e))),
                 Err(e) if e.is_timeout() => bail!("{shown} did not answer in time"),
                 Err(e) => bail!("{shown}: {}", root_cause(&e)),
             }
@@ -243,12 +251,18 @@ pub struct ClientArgs {
 pub enum ClientCommand {
     /// Print a key's value, or every key and value (one JSON object a line) without KEY.
     #[command(after_help = "Examples:\n  ringkv client read greeting\n  \
+        ringkv client read greeting --rev 3\n  \
         ringkv client read --prefix user: --url http://127.0.0.1:7777,http://127.0.0.1:8888")]
     Read {
         key: Option<String>,
         /// With no KEY: only keys starting with this.
         #[arg(long, default_value = "")]
         prefix: String,
+        /// Also print up to N values KEY held before, newest first, one JSON object
+        /// `{"value": V, "written_at": T}` a line after the current value (seed 002's
+        /// `get KEY -rev N`); a deleted key prints them and fails.
+        #[arg(long, value_name = "N", requires = "key")]
+        rev: Option<usize>,
     },
     /// Store a value under a key (creating or replacing it).
     #[command(after_help = "Examples:\n  ringkv client write greeting hello\n  \
@@ -297,8 +311,14 @@ pub async fn run(args: ClientArgs) -> anyhow::Result<()> {
     }
     let nodes = Nodes::new(&target, Duration::from_secs(30))?;
     match args.command {
-        ClientCommand::Read { key: Some(key), .. } => read_one(&nodes, &key).await,
-        ClientCommand::Read { key: None, prefix } => read_all(&nodes, &prefix).await,
+        ClientCommand::Read {
+            key: Some(key),
+            rev,
+            ..
+        } => read_one(&nodes, &key, rev).await,
+        ClientCommand::Read {
+            key: None, prefix, ..
+        } => read_all(&nodes, &prefix).await,
         ClientCommand::Write(args) => write(&nodes, &args, WriteKind::Write).await,
         ClientCommand::Update(args) => write(&nodes, &args, WriteKind::Update).await,
         ClientCommand::Append(args) => write(&nodes, &args, WriteKind::Append).await,
@@ -306,10 +326,31 @@ pub async fn run(args: ClientArgs) -> anyhow::Result<()> {
     }
 }
 
-async fn read_one(nodes: &Nodes, key: &str) -> anyhow::Result<()> {
-    let answer = nodes.send(&Call::new(Method::GET, &["items", key])).await?;
+async fn read_one(nodes: &Nodes, key: &str, rev: Option<usize>) -> anyhow::Result<()> {
+    let query: Vec<(&str, String)> = rev
+        .map(|n| ("history", n.to_string()))
+        .into_iter()
+        .collect();
+    let segments = ["items", key];
+    let call = Call {
+        query: &query,
+        ..Call::new(Method::GET, &segments)
+    };
+    let answer = nodes.send(&call).await?;
+    let print_history = |body: &Value| {
+        for past in body["history"].as_array().into_iter().flatten() {
+            println!("{past}");
+        }
+    };
     if answer.status == StatusCode::NOT_FOUND {
-        bail!("key {key:?} not found");
+        let body = answer.json();
+        match body["history"].as_array() {
+            Some(past) if !past.is_empty() => {
+                print_history(&body);
+                bail!("key {key:?} not found (deleted); its past values are printed above");
+            }
+            _ => bail!("key {key:?} not found"),
+        }
     }
     let answer = answer.ok()?;
     let body = answer.json();
@@ -319,6 +360,7 @@ async fn read_one(nodes: &Nodes, key: &str) -> anyhow::Result<()> {
     } else {
         println!("{}", body["value"]);
     }
+    print_history(&body);
     Ok(())
 }
 

@@ -164,14 +164,18 @@ impl Layer {
         self.pairs.push((key, value));
     }
 
-    /// The layer of `RINGKV_*`, `HOST` and `PORT` environment variables. Variables that name no
-    /// config key (`RINGKV_URL` of the client, a test harness's own) are ignored.
+    /// The layer of `RINGKV_*`, `HOST`, `PORT` and `N_COPY` environment variables (seed 004's
+    /// names: `N_COPY` is the number of copies, `quorum.n`). Variables that name no config key
+    /// (`RINGKV_URL` of the client, a test harness's own) are ignored; `RINGKV_*` wins over the
+    /// plain names.
     pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Layer {
         let mut plain = Layer::default();
         let mut prefixed = Layer::default();
         for (name, value) in vars {
             if name == "HOST" || name == "PORT" {
                 plain.set(&name.to_ascii_lowercase(), &value);
+            } else if name == "N_COPY" {
+                plain.set("quorum.n", &value);
             } else if let Some(rest) = name.strip_prefix("RINGKV_") {
                 let key = rest.to_ascii_lowercase().replace("__", ".");
                 if is_config_key(&key) {
@@ -423,6 +427,18 @@ mod tests {
     }
 
     #[test]
+    fn n_copy_sets_the_number_of_copies_and_ringkv_names_win() {
+        let env = Layer::from_env([("N_COPY".to_string(), "2".to_string())]);
+        let c = Config::load(None, &[env]).unwrap();
+        assert_eq!((c.quorum.n, c.quorum.r, c.quorum.w), (2, 2, 2));
+        let both = Layer::from_env([
+            ("RINGKV_QUORUM__N".to_string(), "5".to_string()),
+            ("N_COPY".to_string(), "2".to_string()),
+        ]);
+        assert_eq!(Config::load(None, &[both]).unwrap().quorum.n, 5);
+    }
+
+    #[test]
     fn later_layers_win_over_file_and_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("config.toml");
@@ -431,6 +447,7 @@ mod tests {
             ("PORT".to_string(), "9000".to_string()),
             ("RINGKV_QUORUM__W".to_string(), "4".to_string()),
             ("RINGKV_BIN".to_string(), "ignored".to_string()),
+            ("N_COPY".to_string(), "4".to_string()),
         ]);
         let flags = layer(&[("quorum.w", "1"), ("peers", "http://a:1, b:2")]);
         let c = Config::load(Some(&file), &[env, flags]).unwrap();
@@ -438,7 +455,7 @@ mod tests {
         assert_eq!(
             c.quorum,
             Quorum {
-                n: 5,
+                n: 4,
                 r: 3,
                 w: 1,
                 sloppy: true

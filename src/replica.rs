@@ -24,7 +24,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use ringkv_storage::{CompactionFilter, Db, FilterDecision, WriteBatch};
-use ringkv_versions::{Context, Limits, Value, VersionSet};
+use ringkv_versions::{Context, Limits, Receipt, Value, VersionSet};
 
 use crate::handoff::hints::{self, Hint};
 use crate::handoff::{DropReason, HintBook, HintCaps};
@@ -64,6 +64,9 @@ pub fn now_ms() -> u64 {
 pub struct Updated {
     pub prior: Option<VersionSet>,
     pub set: VersionSet,
+    /// The stored receipt of the update's idempotency token, when the set already held one:
+    /// nothing was written (`set` is the stored set), the caller answers from the receipt.
+    pub replayed: Option<Receipt>,
 }
 
 /// A page of [`Replica::scan_moving`].
@@ -344,6 +347,24 @@ impl Replica {
         node_id: &str,
         limits: Limits,
     ) -> Result<Updated, ReplicaError> {
+        self.update_once(key, ctx, value, expires_at_ms, node_id, limits, None)
+            .await
+    }
+
+    /// [`Replica::update`] recording `receipt` in the same stored set, unless the set already
+    /// holds an unexpired receipt of its token (checked under the key's lock): then nothing is
+    /// written and that receipt is returned in [`Updated::replayed`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_once(
+        &self,
+        key: &str,
+        ctx: Option<Context>,
+        value: Value,
+        expires_at_ms: Option<u64>,
+        node_id: &str,
+        limits: Limits,
+        receipt: Option<Receipt>,
+    ) -> Result<Updated, ReplicaError> {
         let key = key.to_string();
         let node_id = node_id.to_string();
         self.locked(&[&key.clone()], move |r| {
@@ -352,6 +373,21 @@ impl Replica {
                 .as_deref()
                 .map(|b| Replica::decode(&key, b))
                 .transpose()?;
+            let held = receipt.as_ref().and_then(|new| {
+                prior
+                    .as_ref()
+                    .and_then(|p| p.receipt(&new.token))
+                    .filter(|old| old.recorded_at_ms >= limits.receipts_since_ms)
+                    .cloned()
+            });
+            if let Some(held) = held {
+                let set = prior.clone().unwrap_or_default();
+                return Ok(Updated {
+                    prior,
+                    set,
+                    replayed: Some(held),
+                });
+            }
             let mut set = prior.clone().unwrap_or_default();
             let ctx = ctx.unwrap_or_else(|| set.context());
             // No entry of our own: we no longer know what we minted for this key.
@@ -360,13 +396,20 @@ impl Replica {
                 _ => 0,
             };
             set.update_at_least(&ctx, value, expires_at_ms, &node_id, now_ms(), floor);
+            if let Some(receipt) = receipt {
+                set.record(receipt);
+            }
             set.prune(&limits);
             r.commit(vec![Change {
                 key,
                 before,
                 after: Some(set.encode()),
             }])?;
-            Ok(Updated { prior, set })
+            Ok(Updated {
+                prior,
+                set,
+                replayed: None,
+            })
         })
         .await
     }
@@ -729,10 +772,7 @@ mod tests {
         Replica::new(Db::open(dir, ringkv_storage::Options::default()).unwrap()).unwrap()
     }
 
-    const ROOMY: Limits = Limits {
-        max_clock_entries: 1000,
-        max_siblings: 1000,
-    };
+    const ROOMY: Limits = Limits::caps(1000, 1000);
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_updates_of_one_key_lose_nothing() {
@@ -861,6 +901,54 @@ mod tests {
             .await
             .unwrap();
         assert!(fresh.set.counter_of("a") > highest);
+    }
+
+    /// The storage cost of history, as a node stores it (`--nocapture` prints the table the
+    /// README quotes): each kept value costs its payload (JSON + 9 bytes of TTL header) plus its
+    /// dot and time, and every write of the key rewrites (and ships) all of them.
+    #[tokio::test]
+    async fn history_costs_its_payload_plus_its_dot_per_kept_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = open(dir.path());
+        let node = "127.0.0.1:7777-3f9a2c"; // a default node id: host:port-random
+        for json_len in [10usize, 100, 1000] {
+            let mut sizes = Vec::new();
+            let key = format!("k{json_len}");
+            for (i, kept) in [0usize, 1, 3, 10].into_iter().enumerate() {
+                let limits = Limits {
+                    history: kept,
+                    ..Limits::caps(20, 32)
+                };
+                // Enough writes to fill the history, each a distinct JSON string of json_len.
+                let mut set = None;
+                for w in 0..=kept {
+                    let text = format!("\"{}{:0>width$}\"", i, w, width = json_len - 3);
+                    let value = Value::Data(crate::payload::encode(text.as_bytes(), None));
+                    set = Some(
+                        replica
+                            .update(&key, None, value, None, node, limits)
+                            .await
+                            .unwrap()
+                            .set,
+                    );
+                }
+                let set = set.unwrap();
+                assert_eq!(set.history().len(), kept);
+                sizes.push((kept, set.encode().len()));
+            }
+            let base = sizes[0].1;
+            for (kept, size) in &sizes[1..] {
+                let per = (size - base - 2) as f64 / *kept as f64;
+                println!(
+                    "value {json_len} B JSON: set {base} B without history, {size} B with {kept} \
+                     kept: {per:.1} B per kept value ({:.1} B over the payload)",
+                    per - (json_len + 9) as f64
+                );
+                // Payload (json + 9) + id (1 + 21) + counter (7) + time (6) + flags (1) + len.
+                let len_bytes = if json_len + 9 < 128 { 1 } else { 2 };
+                assert_eq!(per, (json_len + 9 + 22 + 7 + 6 + 1 + len_bytes) as f64);
+            }
+        }
     }
 
     #[test]

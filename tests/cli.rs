@@ -197,6 +197,14 @@ fn three_nodes_through_the_cli() {
         h.ok(&["client", "read", "log", "--url", &c]).trim(),
         "\"ab\""
     );
+    // `--rev N`: the current value, then the values before it, newest first (seed 002).
+    let revs = h.ok(&["client", "read", "log", "--rev", "3", "--url", &b]);
+    let lines: Vec<&str> = revs.lines().collect();
+    assert_eq!(lines.len(), 2, "{revs}");
+    assert_eq!(lines[0], "\"ab\"");
+    let past: Value = serde_json::from_str(lines[1]).expect("a JSON line");
+    assert_eq!(past["value"], "a", "{revs}");
+    assert!(past["written_at"].is_string(), "{revs}");
     h.ok(&["client", "write", "n", "42", "--url", &a]);
     let all = h.ok(&["client", "read", "--url", &b]);
     let lines: Vec<Value> = all

@@ -47,6 +47,29 @@ fn the_document_states_what_the_server_enforces() {
             (json!(1), json!(1024))
         );
     }
+    // Idempotency-Key on every write, ?history on reads, with their bounds.
+    for (path, method) in [
+        ("/items/{key}", "put"),
+        ("/items/{key}", "delete"),
+        ("/items/{key}/append", "post"),
+    ] {
+        let token = query_schema(&doc, path, method, "Idempotency-Key");
+        assert_eq!(
+            (token["minLength"].clone(), token["maxLength"].clone()),
+            (json!(1), json!(255)),
+            "{method} {path}"
+        );
+    }
+    let history = query_schema(&doc, "/items/{key}", "get", "history");
+    assert_eq!(history["maximum"], json!(1000));
+    let get = &doc["paths"]["/items/{key}"]["get"]["responses"];
+    for status in ["200", "300", "404"] {
+        let examples = &get[status]["content"]["application/json"]["examples"];
+        assert!(
+            examples.as_object().is_some_and(|e| e.len() == 2),
+            "{status}: {examples}"
+        );
+    }
     let limit = query_schema(&doc, "/items", "get", "limit");
     assert_eq!(
         (limit["minimum"].clone(), limit["maximum"].clone()),

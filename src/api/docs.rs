@@ -102,6 +102,12 @@ pub struct VersioningPatch {
     max_clock_entries: Option<u64>,
     #[schema(nullable = false, minimum = 1, maximum = 9_223_372_036_854_775_807_u64)]
     max_siblings: Option<u64>,
+    /// Past values kept per key (0 keeps none).
+    #[schema(nullable = false, minimum = 0, maximum = 1000)]
+    history: Option<u64>,
+    /// How long an `Idempotency-Key` is remembered.
+    #[schema(nullable = false, minimum = 1, maximum = 9_223_372_036_854_775_807_u64)]
+    idempotency_window_ms: Option<u64>,
 }
 
 /// `hinted_handoff` in a config patch.

@@ -259,6 +259,44 @@ pub fn context_header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(text.to_string()))
 }
 
+/// Longest accepted `Idempotency-Key`.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// The `Idempotency-Key` header, for the OpenAPI document ([`idempotency_key`] checks it).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdempotencyHeader {
+    /// A token naming this request (e.g. a UUID). Repeated with the same token within
+    /// `versioning.idempotency_window_ms`, through any node, the request is applied once and
+    /// answers the first attempt's status and body; the same token with a different request
+    /// answers 422. 1 to 255 visible ASCII characters.
+    #[param(
+        rename = "Idempotency-Key",
+        nullable = false,
+        pattern = r"^[!-~]{1,255}$",
+        min_length = 1,
+        max_length = 255,
+        example = "7f9c2ba4-e88f-4d1a-9f3b-2a1c6d5e8b01"
+    )]
+    idempotency_key: Option<String>,
+}
+
+/// The validated `Idempotency-Key` (1..=255 visible ASCII characters), if sent.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(raw) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let text = raw.to_str().unwrap_or("").trim();
+    let visible = text.bytes().all(|b| b.is_ascii_graphic());
+    if text.is_empty() || text.len() > MAX_IDEMPOTENCY_KEY || !visible {
+        return Err(ApiError::bad_request(format!(
+            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+        )));
+    }
+    Ok(Some(text.to_string()))
+}
+
 pub fn check_context(text: &str) -> Result<(), ApiError> {
     ringkv_versions::Context::from_header(text)
         .map(|_| ())

@@ -18,8 +18,10 @@ use utoipa::ToSchema;
 
 use super::ApiError;
 use super::extract::{
-    self, ConditionHeaders, ContextHeader, Key, KeyPath, ListParams, QuorumParams,
+    self, ConditionHeaders, ContextHeader, IdempotencyHeader, Key, KeyPath, ListParams,
+    QuorumParams,
 };
+use super::history::{HistoryParam, PastValue, SiblingsWithHistory, ValueWithHistory, past};
 use crate::coordinator::{WriteKind, WriteOutcome, WriteRequest};
 use crate::node::Node;
 use crate::payload;
@@ -63,18 +65,32 @@ pub struct ItemDoc {
     value: serde_json::Value,
 }
 
-/// `{"value": V}`.
+/// `{"value": V}`; with `?history=N` also `"history"`.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ValueDoc {
     value: serde_json::Value,
+    /// Only with `?history=N`: up to N values the key held before, newest first.
+    history: Option<Vec<PastValue>>,
 }
 
-/// `{"values": [V1, V2, ...]}`: concurrent versions (siblings).
+/// `{"values": [V1, V2, ...]}`: concurrent versions (siblings); with `?history=N` also
+/// `"history"`.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct SiblingsDoc {
     values: Vec<serde_json::Value>,
+    /// Only with `?history=N`: up to N values the key held before, newest first.
+    history: Option<Vec<PastValue>>,
+}
+
+/// `{"detail": ...}`; with `?history=N` also `"history"` (a deleted key's past values).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct NotFoundDoc {
+    detail: String,
+    /// Only with `?history=N`: up to N values the key held before, newest first.
+    history: Option<Vec<PastValue>>,
 }
 
 /// One entry of a list page: `value` for one live version, `values` for siblings.
@@ -166,7 +182,7 @@ fn written(key: &str, outcome: WriteOutcome) -> Result<Response, ApiError> {
 /// Store a value.
 #[utoipa::path(
     put, path = "/items/{key}", tag = "items",
-    params(KeyPath, QuorumParams, ContextHeader, ConditionHeaders),
+    params(KeyPath, QuorumParams, ContextHeader, ConditionHeaders, IdempotencyHeader),
     request_body = WriteBodyDoc,
     responses(
         (status = 201, description = "Created: the key had no live value", body = ItemDoc,
@@ -177,7 +193,8 @@ fn written(key: &str, outcome: WriteOutcome) -> Result<Response, ApiError> {
         (status = 412, description = "If-Match / If-None-Match failed", body = super::ErrorBody),
         (status = 413, description = "Value over max_value_bytes", body = super::ErrorBody),
         (status = 415, description = "The body is not sent as application/json", body = super::ErrorBody),
-        (status = 422, description = "JSON of the wrong shape (no `value`, bad `ttl`)", body = super::ErrorBody),
+        (status = 422, description = "JSON of the wrong shape (no `value`, bad `ttl`), or an `Idempotency-Key` already used for a different request", body = super::ErrorBody,
+            example = json!({"detail": "Idempotency-Key `t-1` was already used for a different request to this key; use a new key for a new request"})),
         (status = 503, description = "Write quorum not reached", body = super::ErrorBody),
     )
 )]
@@ -212,21 +229,43 @@ pub async fn put_item(
         w,
         hops: 0,
         sloppy,
+        idempotency_key: extract::idempotency_key(&headers)?,
     };
     written(&key, node.coordinator.write(req).await?)
 }
 
-/// Read a value.
+/// Read a value, and with `?history=N` up to N values it held before.
 #[utoipa::path(
     get, path = "/items/{key}", tag = "items",
-    params(KeyPath, QuorumParams),
+    params(KeyPath, QuorumParams, HistoryParam),
     responses(
-        (status = 200, description = "One live value", body = ValueDoc,
-            headers(("X-Context" = String, description = "Send it back with the next write"))),
-        (status = 300, description = "Concurrent versions (siblings); PUT with this context to resolve", body = SiblingsDoc,
-            headers(("X-Context" = String, description = "Covers every sibling"))),
-        (status = 400, description = "Malformed key or quorum parameter", body = super::ErrorBody),
-        (status = 404, description = "Absent, deleted or expired", body = super::ErrorBody),
+        (status = 200, description = "One live value; with `?history=N` also `history`, newest first", body = ValueDoc,
+            headers(("X-Context" = String, description = "Send it back with the next write")),
+            examples(
+                ("value" = (summary = "GET /items/k", value = json!({"value": "v4"}))),
+                ("history" = (summary = "GET /items/k?history=3: the value and the three before it, newest first", value = json!({"value": "v4", "history": [
+                    {"value": "v3", "written_at": "2026-12-01T12:00:03.000Z"},
+                    {"value": "v2", "written_at": "2026-12-01T12:00:02.000Z"},
+                    {"value": "v1", "written_at": "2026-12-01T12:00:01.000Z"},
+                ]}))),
+            )),
+        (status = 300, description = "Concurrent versions (siblings); PUT with this context to resolve; with `?history=N` also `history`", body = SiblingsDoc,
+            headers(("X-Context" = String, description = "Covers every sibling")),
+            examples(
+                ("siblings" = (summary = "GET /items/k", value = json!({"values": ["a", "b"]}))),
+                ("history" = (summary = "GET /items/k?history=1", value = json!({"values": ["a", "b"], "history": [
+                    {"value": "v1", "written_at": "2026-12-01T12:00:01.000Z"},
+                ]}))),
+            )),
+        (status = 400, description = "Malformed key, quorum or history parameter", body = super::ErrorBody),
+        (status = 404, description = "Absent, deleted or expired; with `?history=N` also the past values (a deleted key keeps them until its tombstone is collected)", body = NotFoundDoc,
+            examples(
+                ("absent" = (summary = "GET /items/k", value = json!({"detail": "key `k` not found"}))),
+                ("deleted" = (summary = "GET /items/k?history=2 after a DELETE", value = json!({"detail": "key `k` not found", "history": [
+                    {"value": "v4", "written_at": "2026-12-01T12:00:04.000Z"},
+                    {"value": "v3", "written_at": "2026-12-01T12:00:03.000Z"},
+                ]}))),
+            )),
         (status = 503, description = "Read quorum not reached", body = super::ErrorBody),
     )
 )]
@@ -234,19 +273,38 @@ pub async fn get_item(
     State(node): State<Arc<Node>>,
     Key(key): Key,
     query: Result<Query<QuorumParams>, QueryRejection>,
+    history: Result<Query<HistoryParam>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let query = query?;
     let (r, _) = query.parse(node.n())?;
     query.sloppy()?;
+    let history = history?.parse()?;
     let set = node.coordinator.get(&key, r).await?;
-    let mut values = live_json(&set, now_ms())?;
-    let resp = match values.len() {
-        0 => return Err(ApiError::not_found(format!("key `{key}` not found"))),
-        1 => {
+    let now = now_ms();
+    let mut values = live_json(&set, now)?;
+    let past = history.map(|n| past(&set, n, now)).transpose()?;
+    let resp = match (values.len(), past) {
+        (0, None) => return Err(ApiError::not_found(format!("key `{key}` not found"))),
+        (0, Some(history)) => {
+            return Ok(super::history::not_found(
+                format!("key `{key}` not found"),
+                history,
+            ));
+        }
+        (1, None) => {
             let value = values.remove(0);
             (StatusCode::OK, Json(ValueOut { value })).into_response()
         }
-        _ => (StatusCode::MULTIPLE_CHOICES, Json(SiblingsOut { values })).into_response(),
+        (1, Some(history)) => {
+            let value = values.remove(0);
+            (StatusCode::OK, Json(ValueWithHistory { value, history })).into_response()
+        }
+        (_, None) => (StatusCode::MULTIPLE_CHOICES, Json(SiblingsOut { values })).into_response(),
+        (_, Some(history)) => (
+            StatusCode::MULTIPLE_CHOICES,
+            Json(SiblingsWithHistory { values, history }),
+        )
+            .into_response(),
     };
     Ok(with_context(resp, &set.context().to_header()))
 }
@@ -254,9 +312,10 @@ pub async fn get_item(
 /// Delete a value (leaves a tombstone that is collected after the grace period).
 #[utoipa::path(
     delete, path = "/items/{key}", tag = "items",
-    params(KeyPath, QuorumParams, ContextHeader),
+    params(KeyPath, QuorumParams, ContextHeader, IdempotencyHeader),
     responses(
-        (status = 204, description = "Deleted"),
+        (status = 204, description = "Deleted; a repeat with the same `Idempotency-Key` answers 204 again (not 404)"),
+        (status = 422, description = "An `Idempotency-Key` already used for a different request", body = super::ErrorBody),
         (status = 400, description = "Malformed key, context or quorum parameter", body = super::ErrorBody),
         (status = 404, description = "Nothing to delete", body = super::ErrorBody),
         (status = 503, description = "Quorum not reached", body = super::ErrorBody),
@@ -282,6 +341,7 @@ pub async fn delete_item(
         w,
         hops: 0,
         sloppy,
+        idempotency_key: extract::idempotency_key(&headers)?,
     };
     let outcome = node.coordinator.write(req).await?;
     Ok(with_context(
@@ -294,16 +354,17 @@ pub async fn delete_item(
 /// restarts the TTL, an absent key is created.
 #[utoipa::path(
     post, path = "/items/{key}/append", tag = "items",
-    params(KeyPath, QuorumParams),
+    params(KeyPath, QuorumParams, IdempotencyHeader),
     request_body = AppendBodyDoc,
     responses(
         (status = 201, description = "Created with the value", body = ItemDoc),
-        (status = 200, description = "Appended; the body holds the whole new value", body = ItemDoc),
+        (status = 200, description = "Appended; the body holds the whole new value. A repeat with the same `Idempotency-Key` is not appended again: it answers the first attempt's status and body", body = ItemDoc,
+            example = json!({"key": "log", "value": "ab"})),
         (status = 400, description = "Malformed JSON, key or quorum parameter", body = super::ErrorBody),
         (status = 409, description = "The key has siblings; resolve them first", body = super::ErrorBody),
         (status = 413, description = "The result would be over max_value_bytes", body = super::ErrorBody),
         (status = 415, description = "The body is not sent as application/json", body = super::ErrorBody),
-        (status = 422, description = "Wrong shape, or types that do not append", body = super::ErrorBody),
+        (status = 422, description = "Wrong shape, types that do not append, or an `Idempotency-Key` already used for a different request", body = super::ErrorBody),
         (status = 503, description = "Quorum not reached", body = super::ErrorBody),
     )
 )]
@@ -330,6 +391,7 @@ pub async fn append_item(
         w,
         hops: 0,
         sloppy,
+        idempotency_key: extract::idempotency_key(&headers)?,
     };
     written(&key, node.coordinator.write(req).await?)
 }

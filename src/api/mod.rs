@@ -11,6 +11,7 @@ mod dashboard;
 mod docs;
 mod error;
 pub mod extract;
+mod history;
 mod internal;
 mod items;
 mod openapi;

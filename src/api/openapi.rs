@@ -48,6 +48,8 @@ use crate::node::Node;
         items::ItemDoc,
         items::ValueDoc,
         items::SiblingsDoc,
+        items::NotFoundDoc,
+        super::history::PastValue,
         items::ListDoc,
         items::ListItemDoc,
         admin::HealthOut,

@@ -71,11 +71,18 @@
 //! carrying the 300's context first (appending to one sibling would silently pick a winner).
 //! Other type pairs answer 422.
 //!
+//! **Idempotent retries** (`idempotency.rs`). A write with an `Idempotency-Key` always does
+//! the context read; a receipt of the token in the merged read (or in the minting replica's
+//! copy, checked under the key's lock) repeats the first answer instead of writing again. The
+//! receipt is written with the version, inside the key's set, so it reaches the replicas with
+//! it. **History** needs nothing here: past values ride in the sets the coordinator merges.
+//!
 //! **List** (`list.rs`). Every member pages its local keys after the cursor (limit+1 each); the
 //! pages are merged in key order, sets of one key merged across nodes, non-live keys skipped.
 //! Keys are only emitted up to the smallest "last key" among members whose page was full, so no
 //! key is skipped between pages; memory per page is bounded by members x (limit+1) sets.
 
+mod idempotency;
 mod list;
 mod quorum;
 mod read;
@@ -94,6 +101,7 @@ use crate::metrics::Metrics;
 use crate::replica::Replica;
 use crate::rpc::RpcClient;
 
+pub use idempotency::FAULT_EXIT_AFTER_FANOUT;
 pub use list::Page;
 pub use replicas::Replicas;
 pub use write::{Condition, ForwardedOutcome, WriteKind, WriteOutcome, WriteRequest};

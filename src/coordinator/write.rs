@@ -6,6 +6,7 @@ use tokio::time::Instant;
 
 use std::sync::Arc;
 
+use super::idempotency;
 use super::replicate::Shipment;
 use super::{CoordError, Coordinator, effective_quorum};
 use crate::cluster::{Member, Placement, View};
@@ -51,6 +52,9 @@ pub struct WriteRequest {
     /// `?sloppy=`: whether fallbacks' acks count toward W (default: `quorum.sloppy`).
     #[serde(default)]
     pub sloppy: Option<bool>,
+    /// The client's `Idempotency-Key`: a repeat is applied once (see `idempotency.rs`).
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 /// What a successful write returns.
@@ -154,8 +158,10 @@ impl Coordinator {
             })?),
             None => None,
         };
-        let needs_read =
-            client_ctx.is_none() || req.condition.is_some() || req.kind != WriteKind::Put;
+        let needs_read = client_ctx.is_none()
+            || req.condition.is_some()
+            || req.kind != WriteKind::Put
+            || req.idempotency_key.is_some();
         let w = req.w.unwrap_or(settings.quorum.w);
         let pref = &placement.read;
         // The write's own acks stand in for the context read only when any two sets of W
@@ -166,6 +172,7 @@ impl Coordinator {
             && req.kind == WriteKind::Put
             && req.condition.is_none()
             && req.r.is_none()
+            && req.idempotency_key.is_none()
         {
             return self
                 .put_without_context(req, placement, view, w, deadline)
@@ -202,6 +209,18 @@ impl Coordinator {
             None
         };
         let now = now_ms();
+        let limits = settings.versioning.limits();
+        if let (Some(token), Some(merged)) = (&req.idempotency_key, &read) {
+            let held = merged
+                .receipt(token)
+                .filter(|r| r.recorded_at_ms >= limits.receipts_since_ms);
+            if let Some(held) = held {
+                let outcome = idempotency::replay(held, &req, merged)?;
+                self.complete_replayed(&req, merged, placement, view, w, deadline)
+                    .await?;
+                return Ok(outcome);
+            }
+        }
         let live_before = read.as_ref().map(|s| s.is_live(now));
         match (req.condition, live_before) {
             (Some(Condition::IfMatchAny), Some(false)) => {
@@ -239,10 +258,26 @@ impl Coordinator {
         let ctx = client_ctx
             .or_else(|| read.map(|s| s.context()))
             .unwrap_or_default();
-        let limits = settings.versioning.limits();
+        // With a token there was a read, so the answer is known before the write: it goes
+        // into the receipt written with the version.
+        let receipt = req.idempotency_key.as_deref().map(|token| {
+            let answer = WriteOutcome {
+                created: live_before == Some(false),
+                value: planned.json.clone(),
+                context: String::new(),
+            };
+            idempotency::receipt(token, &req, &answer, now)
+        });
         let updated = self
-            .update_here(&req.key, Some(ctx), &planned, limits)
+            .update_here(&req.key, Some(ctx), &planned, limits, receipt)
             .await?;
+        if let Some(held) = &updated.replayed {
+            // A repeat that raced the first attempt to this replica's lock.
+            let outcome = idempotency::replay(held, &req, &updated.set)?;
+            self.complete_replayed(&req, &updated.set, placement, view, w, deadline)
+                .await?;
+            return Ok(outcome);
+        }
         let created = match live_before {
             Some(live) => !live,
             None => !updated.prior.as_ref().is_some_and(|p| p.is_live(now)),
@@ -257,11 +292,45 @@ impl Coordinator {
             deadline,
         })
         .await?;
+        idempotency::fault_after_fanout(&req.key);
         Ok(WriteOutcome {
             created,
             value: planned.json,
             context: updated.set.context().to_header(),
         })
+    }
+
+    /// A repeat of an applied request: the set holding its receipt is stored here and sent to
+    /// the replicas (a first attempt that reached fewer than W of them is completed), W acks.
+    async fn complete_replayed(
+        &self,
+        req: &WriteRequest,
+        set: &VersionSet,
+        placement: &Placement,
+        view: &Arc<View>,
+        w: usize,
+        deadline: Instant,
+    ) -> Result<(), CoordError> {
+        let limits = self.cluster.settings().settings.versioning.limits();
+        let stored = self
+            .replica
+            .merge(&req.key, set.clone(), limits)
+            .await
+            .map_err(|e| {
+                tracing::error!("local merge of `{}` failed: {e}", req.key);
+                CoordError::Internal("this node could not store the write".into())
+            })?;
+        self.replicate(Shipment {
+            key: &req.key,
+            set: &stored.set,
+            placement,
+            view,
+            w,
+            sloppy: req.sloppy,
+            deadline,
+        })
+        .await?;
+        Ok(())
     }
 
     /// A plain PUT without a context, in one round (see "Context-less PUT" in the module docs):
@@ -280,7 +349,9 @@ impl Coordinator {
         let json = req.value.clone().unwrap_or_else(|| "null".into());
         let planned = Planned::data(json, req.ttl_ms, now);
         let limits = self.cluster.settings().settings.versioning.limits();
-        let first = self.update_here(&req.key, None, &planned, limits).await?;
+        let first = self
+            .update_here(&req.key, None, &planned, limits, None)
+            .await?;
         let ship = |set| Shipment {
             key: &req.key,
             set,
@@ -315,7 +386,7 @@ impl Coordinator {
         }
         let set = if unseen {
             let second = self
-                .update_here(&req.key, Some(ctx), &planned, limits)
+                .update_here(&req.key, Some(ctx), &planned, limits, None)
                 .await?;
             self.replicate(ship(&second.set)).await?;
             second.set
@@ -337,15 +408,17 @@ impl Coordinator {
         ctx: Option<Context>,
         planned: &Planned,
         limits: ringkv_versions::Limits,
+        receipt: Option<ringkv_versions::Receipt>,
     ) -> Result<crate::replica::Updated, CoordError> {
         self.replica
-            .update(
+            .update_once(
                 key,
                 ctx,
                 planned.value.clone(),
                 planned.expires_at_ms,
                 &self.cluster.self_id,
                 limits,
+                receipt,
             )
             .await
             .map_err(|e| {

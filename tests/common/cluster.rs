@@ -197,6 +197,17 @@ impl ClusterBuilder {
 }
 
 impl Cluster {
+    /// A cluster of nodes started by hand (e.g. configured only by environment), in `dir`.
+    pub fn adopt(dir: tempfile::TempDir, nodes: Vec<Node>) -> Cluster {
+        let http = nodes.first().map_or_else(Http::new, |n| n.http.clone());
+        Cluster {
+            nodes,
+            http,
+            sets: Vec::new(),
+            dir,
+        }
+    }
+
     pub fn builder(size: usize) -> ClusterBuilder {
         assert!(size >= 1);
         ClusterBuilder {

@@ -72,11 +72,11 @@ pub fn wait_until<T>(
     }
 }
 
-/// Removes `RINGKV_*`, `PORT` and `HOST` of the test environment from a child's environment.
+/// Removes `RINGKV_*`, `PORT`, `HOST` and `N_COPY` of the test environment from a child's environment.
 pub fn clean_env(cmd: &mut Command) {
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy().into_owned();
-        if name.starts_with("RINGKV_") || name == "PORT" || name == "HOST" {
+        if name.starts_with("RINGKV_") || ["PORT", "HOST", "N_COPY"].contains(&name.as_str()) {
             cmd.env_remove(&name);
         }
     }

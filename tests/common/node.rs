@@ -267,6 +267,25 @@ impl Node {
         self.spawn_until_listening();
     }
 
+    /// Starts the (stopped) node again like [`Node::restart`] with one more environment
+    /// variable (a test-only fault hook, say), kept for later restarts.
+    pub fn restart_with_env(&mut self, name: &str, value: &str) {
+        self.launch.env.push((name.to_owned(), value.to_owned()));
+        self.restart();
+    }
+
+    /// Whether the process has exited on its own (a fault hook fired), reaping it if so.
+    pub fn has_exited(&mut self) -> bool {
+        match self.child.as_mut().map(Child::try_wait) {
+            Some(Ok(Some(_))) => {
+                self.child = None;
+                true
+            }
+            Some(_) => false,
+            None => true,
+        }
+    }
+
     /// Starts the node again like [`Node::restart`], but on a new free port.
     pub fn restart_on_new_port(&mut self) {
         assert!(

@@ -9,7 +9,9 @@
 //! - `set`: a [`VersionSet`] holds a key's concurrent siblings and its clock; `update` writes
 //!   with a context, `merge` reconciles replicas (a join-semilattice), the read helpers answer
 //!   "what is live" and "may this be collected".
-//! - `prune`: the [`Limits`] on clock entries and siblings, and what each costs.
+//! - `prune`: the [`Limits`] on clock entries, siblings and past values, and what each costs.
+//! - `past`: what a set remembers besides its siblings: past values (history) and idempotency
+//!   [`Receipt`]s; both merge with the set and travel with it.
 //! - `encoding` / `codec`: the canonical binary form of a set (drawn on [`VersionSet`]) and the
 //!   bounds-checked reader every decoder uses.
 //!
@@ -31,11 +33,13 @@
 //! replica.update(&ctx, Value::Data(b"ab".to_vec()), None, "node-2", 1_003);
 //! assert_eq!(replica.live_values(1_004), [b"ab".as_slice()]);
 //!
-//! // Replicas exchange the canonical bytes and merge; caps are applied after writes.
+//! // Replicas exchange the canonical bytes and merge; caps are applied after writes. The
+//! // superseded values travel too, as the key's history.
+//! assert_eq!(replica.past_values(1_004).count(), 2);
 //! let stored = VersionSet::decode(&replica.encode()).unwrap();
 //! let mut other = VersionSet::new();
 //! other.merge(&stored);
-//! other.prune(&Limits { max_clock_entries: 16, max_siblings: 8 });
+//! other.prune(&Limits { history: 8, ..Limits::caps(16, 8) });
 //! assert_eq!(other, replica);
 //! ```
 
@@ -43,12 +47,14 @@ mod clock;
 mod codec;
 mod context;
 mod encoding;
+mod past;
 mod prune;
 mod set;
 mod version;
 
 pub use clock::ClockEntry;
 pub use context::{Context, MAX_HEADER_LEN};
+pub use past::Receipt;
 pub use prune::{Limits, PruneReport};
 pub use set::VersionSet;
 pub use version::{Dot, NodeId, Value, Version};

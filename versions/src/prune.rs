@@ -39,6 +39,26 @@ use crate::VersionSet;
 pub struct Limits {
     pub max_clock_entries: usize,
     pub max_siblings: usize,
+    /// Past values kept (the newest; 0 keeps none). See `past.rs`.
+    pub history: usize,
+    /// Receipts recorded before this time (ms since the Unix epoch) are dropped; 0 keeps all.
+    pub receipts_since_ms: u64,
+    /// Most receipts kept (the newest by time, then token): a hot key written with a fresh
+    /// token many times a second would otherwise carry every one of them through the window.
+    pub max_receipts: usize,
+}
+
+impl Limits {
+    /// Only the two causal caps: no history, every receipt kept.
+    pub const fn caps(max_clock_entries: usize, max_siblings: usize) -> Limits {
+        Limits {
+            max_clock_entries,
+            max_siblings,
+            history: 0,
+            receipts_since_ms: 0,
+            max_receipts: usize::MAX,
+        }
+    }
 }
 
 /// What `prune` removed.
@@ -46,12 +66,17 @@ pub struct Limits {
 pub struct PruneReport {
     pub clock_entries_dropped: usize,
     pub siblings_dropped: usize,
+    pub history_dropped: usize,
+    pub receipts_dropped: usize,
 }
 
 impl PruneReport {
     /// Whether pruning removed anything (the caller then has a new state to store).
     pub fn changed(&self) -> bool {
-        self.clock_entries_dropped > 0 || self.siblings_dropped > 0
+        self.clock_entries_dropped > 0
+            || self.siblings_dropped > 0
+            || self.history_dropped > 0
+            || self.receipts_dropped > 0
     }
 }
 
@@ -60,14 +85,22 @@ impl VersionSet {
     pub fn prune(&mut self, limits: &Limits) -> PruneReport {
         let keep = limits.max_siblings.max(1);
         let siblings_dropped = self.versions.len().saturating_sub(keep);
-        // Versions are sorted oldest first, so the prefix is what goes.
-        self.versions.drain(..siblings_dropped);
+        // Versions are sorted oldest first, so the prefix is what goes (into history).
+        let dropped: Vec<_> = self.versions.drain(..siblings_dropped).collect();
+        self.remember(dropped);
+        let (history_dropped, receipts_dropped) = self.prune_past(
+            limits.history,
+            limits.receipts_since_ms,
+            limits.max_receipts,
+        );
 
         let pinned: BTreeSet<&str> = self.versions.iter().map(|v| v.dot.node.as_str()).collect();
         let clock_entries_dropped = self.clock.prune_oldest(limits.max_clock_entries, &pinned);
         PruneReport {
             clock_entries_dropped,
             siblings_dropped,
+            history_dropped,
+            receipts_dropped,
         }
     }
 }
@@ -93,16 +126,16 @@ mod tests {
         for t in 0..5 {
             blind_write(&mut s, "n1", t);
         }
-        let limits = Limits {
-            max_clock_entries: 10,
-            max_siblings: 2,
-        };
+        let limits = Limits::caps(10, 2);
         let report = s.prune(&limits);
         assert_eq!(
             report,
             PruneReport {
                 clock_entries_dropped: 0,
-                siblings_dropped: 3
+                siblings_dropped: 3,
+                // Moved to history, which keeps none.
+                history_dropped: 3,
+                receipts_dropped: 0,
             }
         );
         assert_eq!(s.live_values(5), [[3u8].as_slice(), &[4]]);
@@ -114,10 +147,7 @@ mod tests {
         let mut s = VersionSet::new();
         blind_write(&mut s, "n1", 1);
         blind_write(&mut s, "n2", 2);
-        let report = s.prune(&Limits {
-            max_clock_entries: 0,
-            max_siblings: 0,
-        });
+        let report = s.prune(&Limits::caps(0, 0));
         assert_eq!(report.siblings_dropped, 1);
         assert_eq!(s.live_values(2), [[2u8].as_slice()]);
         // n2 is pinned by the survivor; n1 is free to go.
@@ -133,10 +163,7 @@ mod tests {
             s.update(&ctx, Value::Data(vec![]), None, node, t as u64);
         }
         // One sibling, from "d"; entries a (t=0), b (t=1), c (t=2) are unpinned.
-        let report = s.prune(&Limits {
-            max_clock_entries: 2,
-            max_siblings: 4,
-        });
+        let report = s.prune(&Limits::caps(2, 4));
         assert_eq!(report.clock_entries_dropped, 2);
         let left: Vec<&str> = s.clock().map(|(n, _)| n).collect();
         assert_eq!(left, ["c", "d"]);

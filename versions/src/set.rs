@@ -63,6 +63,10 @@ pub struct VersionSet {
     pub(crate) clock: Clock,
     /// Sorted by `Version::display_order`; see the module invariants.
     pub(crate) versions: Vec<Version>,
+    /// Past values, sorted like `versions`, data only, no dot of `versions` (see `past.rs`).
+    pub(crate) history: Vec<Version>,
+    /// Idempotency receipts, strictly ascending by token (see `past.rs`).
+    pub(crate) receipts: Vec<crate::Receipt>,
 }
 
 impl VersionSet {
@@ -108,7 +112,10 @@ impl VersionSet {
         now_ms: u64,
         min_counter: u64,
     ) -> Dot {
-        self.versions.retain(|v| !ctx.covers(&v.dot));
+        let (superseded, kept): (Vec<Version>, Vec<Version>) = std::mem::take(&mut self.versions)
+            .into_iter()
+            .partition(|v| ctx.covers(&v.dot));
+        self.versions = kept;
         let counter = self
             .clock
             .counter(coordinator)
@@ -123,7 +130,10 @@ impl VersionSet {
             node: coordinator.to_owned(),
             counter,
         };
-        self.versions.retain(|v| v.dot != dot);
+        let (reused, kept): (Vec<Version>, Vec<Version>) = std::mem::take(&mut self.versions)
+            .into_iter()
+            .partition(|v| v.dot == dot);
+        self.versions = kept;
         self.versions.push(Version {
             dot: dot.clone(),
             value,
@@ -131,6 +141,7 @@ impl VersionSet {
             expires_at_ms,
         });
         self.versions.sort_by(Version::display_order);
+        self.remember(superseded.into_iter().chain(reused));
         dot
     }
 
@@ -142,20 +153,36 @@ impl VersionSet {
     /// the greater is kept on both, keeping the merge commutative.
     pub fn merge(&mut self, other: &VersionSet) {
         let theirs: HashMap<&Dot, &Version> = other.versions.iter().map(|v| (&v.dot, v)).collect();
-        self.versions
-            .retain_mut(|mine| match theirs.get(&mine.dot) {
-                Some(&t) => {
-                    if Version::same_dot_order(t, mine).is_gt() {
-                        *mine = t.clone();
-                    }
-                    true
+        let mut gone = Vec::new();
+        let mut kept = Vec::with_capacity(self.versions.len() + other.versions.len());
+        for mine in std::mem::take(&mut self.versions) {
+            match theirs.get(&mine.dot) {
+                Some(&t) if Version::same_dot_order(t, &mine).is_gt() => {
+                    kept.push(t.clone());
+                    gone.push(mine);
                 }
-                None => !other.clock.covers(&mine.dot),
-            });
-        let unseen = other.versions.iter().filter(|t| !self.clock.covers(&t.dot));
-        self.versions.extend(unseen.cloned());
+                Some(&t) => {
+                    if t != &mine {
+                        gone.push(t.clone());
+                    }
+                    kept.push(mine);
+                }
+                None if other.clock.covers(&mine.dot) => gone.push(mine),
+                None => kept.push(mine),
+            }
+        }
+        self.versions = kept;
+        for t in &other.versions {
+            if !self.clock.covers(&t.dot) {
+                self.versions.push(t.clone());
+            } else if !theirs_kept(&self.versions, &t.dot) {
+                // Theirs, superseded here: a past version.
+                gone.push(t.clone());
+            }
+        }
         self.clock.join(&other.clock);
         self.versions.sort_by(Version::display_order);
+        self.merge_past(other, gone);
     }
 
     /// The context covering every version in the set: the clock without its timestamps.
@@ -215,6 +242,11 @@ impl VersionSet {
                     .is_some_and(|dead| now_ms.saturating_sub(dead) > grace_ms)
         })
     }
+}
+
+/// Whether a sibling with `dot` is among `kept` (a dot both sides hold stays a sibling).
+fn theirs_kept(kept: &[Version], dot: &Dot) -> bool {
+    kept.iter().any(|v| &v.dot == dot)
 }
 
 #[cfg(test)]

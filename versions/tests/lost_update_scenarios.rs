@@ -176,10 +176,7 @@ fn sibling_cap_bounds_blind_writers_and_converges() {
         a.update(&Context::default(), data(&format!("w{t}")), None, "A", t);
     }
     let unpruned = a.clone();
-    let report = a.prune(&Limits {
-        max_clock_entries: 8,
-        max_siblings: 3,
-    });
+    let report = a.prune(&Limits::caps(8, 3));
     assert_eq!(report.siblings_dropped, 7);
     assert_eq!(values(&a), ["w7", "w8", "w9"]);
     assert_eq!(values(&merged(&unpruned, &a)), ["w7", "w8", "w9"]);

@@ -49,7 +49,8 @@ proptest! {
         max_clock_entries in 0usize..4,
     ) {
         let mut pruned = a.clone();
-        let limits = Limits { max_clock_entries, max_siblings: usize::MAX };
+        // Clock pruning alone: every sibling and past value kept.
+        let limits = Limits { history: usize::MAX, ..Limits::caps(max_clock_entries, usize::MAX) };
         prop_assert_eq!(pruned.prune(&limits).siblings_dropped, 0);
         let mut exact = a.clone();
         exact.merge(&b);

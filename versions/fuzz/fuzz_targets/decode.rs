@@ -35,10 +35,7 @@ fuzz_target!(|data: &[u8]| {
     let mut next = set.clone();
     next.update(&ctx, Value::Tombstone, None, "fuzz", u64::MAX);
     next.merge(&set);
-    next.prune(&Limits {
-        max_clock_entries: 2,
-        max_siblings: 2,
-    });
+    next.prune(&Limits::caps(2, 2));
     assert_eq!(
         VersionSet::decode(&next.encode()).as_ref(),
         Ok(&next),

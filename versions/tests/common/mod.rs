@@ -168,9 +168,11 @@ fn read_set() -> impl Strategy<Value = Vec<usize>> {
 }
 
 pub fn limits() -> impl Strategy<Value = Limits> {
-    (0usize..6, 0usize..5).prop_map(|(max_clock_entries, max_siblings)| Limits {
-        max_clock_entries,
-        max_siblings,
+    (0usize..6, 0usize..5, 0usize..4).prop_map(|(max_clock_entries, max_siblings, history)| {
+        Limits {
+            history,
+            ..Limits::caps(max_clock_entries, max_siblings)
+        }
     })
 }
 
