@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 use tokio::sync::Semaphore;
 
+use crate::anti_entropy::exchange::AntiEntropy;
 use crate::background::Background;
 use crate::cluster::Cluster;
 use crate::config::Config;
@@ -33,6 +34,8 @@ pub struct Node {
     pub internal_limiter: Arc<Semaphore>,
     /// A repair after a forced removal in progress: keys this node is still receiving.
     pub pending: ArcSwapOption<Pending>,
+    /// Anti-entropy's digests and exchange state.
+    pub anti_entropy: Arc<AntiEntropy>,
 }
 
 impl Node {
@@ -44,6 +47,7 @@ impl Node {
         membership: Arc<Membership>,
         background: Arc<Background>,
         metrics: Arc<Metrics>,
+        anti_entropy: Arc<AntiEntropy>,
     ) -> Node {
         let coordinator = Coordinator::new(Parts {
             cluster: cluster.clone(),
@@ -68,6 +72,7 @@ impl Node {
             limiter,
             internal_limiter,
             pending: ArcSwapOption::empty(),
+            anti_entropy,
         }
     }
 
