@@ -540,11 +540,10 @@ async fn repair(
             break;
         }
         let limits = node.cluster.settings().settings.versioning.limits();
-        let wanted: Vec<(String, Want)> = chunk
-            .iter()
-            .filter(|(_, theirs)| *theirs)
-            .map(|(k, _)| (k.clone(), Want::Set))
-            .collect();
+        // Also the keys the peer does not list: it may hold a tombstone for them (not indexed),
+        // which must win here rather than be overwritten there by a push of the old value.
+        let wanted: Vec<(String, Want)> =
+            chunk.iter().map(|(k, _)| (k.clone(), Want::Set)).collect();
         let mut theirs: HashMap<String, Vec<u8>> = HashMap::new();
         if !wanted.is_empty() {
             let answers = node
