@@ -39,6 +39,9 @@ pub struct Node {
 }
 
 impl Node {
+    // The node's parts, each opened on its own by `server::open_node`: a struct of them would
+    // only rename this list.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Config,
         cluster: Arc<Cluster>,
