@@ -71,7 +71,8 @@ impl AntiEntropyMetrics {
     pub fn collected(&self, keys: u64) {
         self.collected.fetch_add(keys, Ordering::Relaxed);
     }
-    /// Bytes of anti-entropy messages this node sent and received, by kind.
+    /// Bytes of the messages of exchanges this node started, sent and received, by kind (the
+    /// answering side counts nothing, so a cluster's sum counts each byte once).
     pub fn bytes(&self, kind: &str, sent: u64, received: u64) {
         let mut map = self.bytes.lock().unwrap_or_else(|p| p.into_inner());
         *map.entry((kind.to_string(), "sent")).or_default() += sent;
@@ -119,7 +120,7 @@ impl AntiEntropyMetrics {
         for (name, help, value) in counters {
             gauge(out, name, "counter", help, value.load(Ordering::Relaxed));
         }
-        out.push_str("# HELP ringkv_anti_entropy_bytes_total Bytes of anti-entropy messages (tree digests, key listings, repaired sets).\n");
+        out.push_str("# HELP ringkv_anti_entropy_bytes_total Bytes of the exchanges this node started, both ways (tree digests, key listings, repaired sets).\n");
         out.push_str("# TYPE ringkv_anti_entropy_bytes_total counter\n");
         let bytes = self.bytes.lock().unwrap_or_else(|p| p.into_inner()).clone();
         for ((kind, dir), n) in &bytes {

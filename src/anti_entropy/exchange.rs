@@ -2,7 +2,9 @@
 //!
 //! Every `anti_entropy.interval_ms` (±10% jitter), and at once when the read ring changes (a
 //! full exchange of every range it touched: all of them, since a round with equal replicas
-//! costs one root each), this node walks every peer it shares keys with:
+//! costs one root each), this node walks every peer it shares keys with and whose id sorts
+//! after its own (one exchange repairs both sides, so each pair has one initiator; the other
+//! learns the pair is equal from the root the initiator sends):
 //!
 //! 1. `POST /internal/ae/tree` level 0: the peer's root of the shared region. Equal: done.
 //! 2. One request per level, for the children of the nodes that differed (fan-out 16).
@@ -49,6 +51,9 @@ pub struct TreeRequest {
     pub buckets: usize,
     pub level: usize,
     pub parents: Vec<u32>,
+    /// With level 0: the caller's root, so that this side too learns when the pair is equal.
+    #[serde(default)]
+    pub root: Option<u64>,
 }
 
 /// A request for the `(key, digest)` listing of leaves.
@@ -93,6 +98,13 @@ impl AntiEntropy {
         let r = Arc::new(Region::shared(&view.read, n, me, peer));
         regions.insert(id, r.clone());
         r
+    }
+
+    /// An exchange with `peer` that started at `started_ms` found the shared region equal.
+    fn saw_equal(&self, peer: &str, started_ms: u64) {
+        let mut last = self.last_equal.lock().unwrap_or_else(|p| p.into_inner());
+        let at = last.entry(peer.to_string()).or_default();
+        *at = (*at).max(started_ms);
     }
 
     /// The tombstone watermark now (ms).
@@ -212,7 +224,12 @@ pub async fn answer_tree(node: Arc<Node>, req: TreeRequest) -> Result<Vec<u8>, A
         .anti_entropy
         .region(&view, req.n, &node.cluster.self_id, &req.from);
     tokio::task::spawn_blocking(move || {
+        let started = now_ms();
         let tree = local_tree(&node, &region, req.buckets)?;
+        if req.level == 0 && req.root == Some(tree.root()) {
+            node.anti_entropy.saw_equal(&req.from, started);
+            node.metrics.anti_entropy.full_exchange(&req.from, now_ms());
+        }
         let digests = tree.children(req.level, &req.parents);
         Ok(digests.iter().flat_map(|d| d.to_be_bytes()).collect())
     })
@@ -345,6 +362,11 @@ async fn round(node: &Arc<Node>, token: &CancellationToken) {
             continue;
         }
         shared.push(peer.clone());
+        // One exchange repairs both sides: of each pair, the member with the smaller id starts
+        // it, so a replica coming back is not repaired twice over by both of its peers.
+        if me > *peer {
+            continue;
+        }
         let Some(member) = view.members.get(peer) else {
             continue;
         };
@@ -357,8 +379,7 @@ async fn round(node: &Arc<Node>, token: &CancellationToken) {
             Ok(Outcome::Equal) => {
                 m.exchange("equal");
                 m.full_exchange(peer, now_ms());
-                let mut last = ae.last_equal.lock().unwrap_or_else(|p| p.into_inner());
-                last.insert(peer.clone(), started);
+                ae.saw_equal(peer, started);
             }
             Ok(Outcome::Repaired(keys)) => {
                 m.exchange("repaired");
@@ -423,6 +444,7 @@ async fn exchange(
             buckets,
             level,
             parents: parents.clone(),
+            root: (level == 0).then(|| mine.root()),
         };
         let body = serde_json::to_vec(&req).map_err(|e| e.to_string())?;
         let answer = node

@@ -251,6 +251,22 @@ mod tests {
     }
 
     #[test]
+    fn any_bucket_count_is_derived_from_the_same_cells() {
+        let region = Region::shared(&Ring::new(["a", "b", "c"], 8), 3, "a", "b");
+        let cells: Vec<u64> = (0..CELLS as u64)
+            .map(|c| c.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .collect();
+        let roots: Vec<u64> = [1, 16, 1000, 1024, CELLS]
+            .iter()
+            .map(|&b| Tree::build(&region, b, |c| cells[c]).root())
+            .collect();
+        assert!(roots.windows(2).all(|w| w[0] == w[1]), "{roots:?}");
+        let tree = Tree::build(&region, 1024, |c| cells[c]);
+        let leaf = cells_of_bucket(7, 1024).fold(0, |a, c| a ^ cells[c]);
+        assert_eq!(tree.children(tree.depth(), &[0])[7], leaf);
+    }
+
+    #[test]
     fn a_region_holds_exactly_the_keys_both_replicate() {
         let ring = Ring::new(["a", "b", "c", "d", "e"], 16);
         let region = Region::shared(&ring, 2, "a", "b");
