@@ -15,12 +15,14 @@
 //!   are in `api/internal.rs`); [`cluster`]: the membership view, phases and rings;
 //!   [`membership`]: gossip on the wire; [`rebalance`]: data movement on joins, leaves and
 //!   removals; [`background`]: the supervisor every background task starts through;
-//!   [`metrics`]: Prometheus text.
+//!   [`metrics`]: Prometheus text; [`anti_entropy`]: Merkle trees kept on every write and the
+//!   exchange worker repairing replicas (and collecting tombstones safely).
 //! - [`payload`] and [`persist`]: the byte formats of stored values and small state files.
 //!
 //! The parts it wires live in their own crates: `ringkv-storage` (LSM engine), `ringkv-ring`
 //! (consistent hashing), `ringkv-versions` (dotted version vectors and sibling sets).
 
+pub mod anti_entropy;
 pub mod api;
 pub mod background;
 pub mod cli;

@@ -35,6 +35,116 @@ pub struct Metrics {
     moved_bytes: AtomicU64,
     gossip_sent: AtomicU64,
     gossip_received: AtomicU64,
+    pub anti_entropy: AntiEntropyMetrics,
+}
+
+/// Anti-entropy's counters (`src/anti_entropy/`).
+#[derive(Default)]
+pub struct AntiEntropyMetrics {
+    /// Exchanges by result: `equal`, `repaired`, `failed`.
+    exchanges: Mutex<BTreeMap<&'static str, u64>>,
+    compared: AtomicU64,
+    repaired: AtomicU64,
+    collected: AtomicU64,
+    /// Bytes by (kind, direction): `tree`, `keys`, `data`; `sent`, `received`.
+    bytes: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// Per peer (the range a node shares with it): when an exchange last found it equal (ms).
+    last_full: Mutex<BTreeMap<String, u64>>,
+}
+
+impl AntiEntropyMetrics {
+    pub fn exchange(&self, result: &'static str) {
+        *self
+            .exchanges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(result)
+            .or_default() += 1;
+    }
+    /// Tree nodes (inner and leaf buckets) compared.
+    pub fn compared(&self, n: u64) {
+        self.compared.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn repaired(&self, keys: u64) {
+        self.repaired.fetch_add(keys, Ordering::Relaxed);
+    }
+    pub fn collected(&self, keys: u64) {
+        self.collected.fetch_add(keys, Ordering::Relaxed);
+    }
+    /// Bytes of the messages of exchanges this node started, sent and received, by kind (the
+    /// answering side counts nothing, so a cluster's sum counts each byte once).
+    pub fn bytes(&self, kind: &str, sent: u64, received: u64) {
+        let mut map = self.bytes.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry((kind.to_string(), "sent")).or_default() += sent;
+        *map.entry((kind.to_string(), "received")).or_default() += received;
+    }
+    pub fn full_exchange(&self, peer: &str, at_ms: u64) {
+        self.last_full
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(peer.to_string(), at_ms);
+    }
+
+    fn render(&self, out: &mut String) {
+        out.push_str("# HELP ringkv_anti_entropy_exchanges_total Anti-entropy exchanges this node started, by result.\n");
+        out.push_str("# TYPE ringkv_anti_entropy_exchanges_total counter\n");
+        let exchanges = self
+            .exchanges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for result in ["equal", "repaired", "failed"] {
+            let n = exchanges.get(result).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "ringkv_anti_entropy_exchanges_total{{result=\"{result}\"}} {n}"
+            );
+        }
+        let counters = [
+            (
+                "ringkv_anti_entropy_buckets_compared_total",
+                "Tree nodes (inner and leaf buckets) compared.",
+                &self.compared,
+            ),
+            (
+                "ringkv_anti_entropy_keys_repaired_total",
+                "Keys found different and merged both ways.",
+                &self.repaired,
+            ),
+            (
+                "ringkv_anti_entropy_tombstones_collected_total",
+                "Tombstones dropped once every replica held them.",
+                &self.collected,
+            ),
+        ];
+        for (name, help, value) in counters {
+            gauge(out, name, "counter", help, value.load(Ordering::Relaxed));
+        }
+        out.push_str("# HELP ringkv_anti_entropy_bytes_total Bytes of the exchanges this node started, both ways (tree digests, key listings, repaired sets).\n");
+        out.push_str("# TYPE ringkv_anti_entropy_bytes_total counter\n");
+        let bytes = self.bytes.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for ((kind, dir), n) in &bytes {
+            let _ = writeln!(
+                out,
+                "ringkv_anti_entropy_bytes_total{{kind=\"{kind}\",dir=\"{dir}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP ringkv_anti_entropy_last_full_exchange_seconds When an exchange last found the range shared with a peer equal (Unix time).\n");
+        out.push_str("# TYPE ringkv_anti_entropy_last_full_exchange_seconds gauge\n");
+        let last = self
+            .last_full
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for (peer, ms) in &last {
+            let _ = writeln!(
+                out,
+                "ringkv_anti_entropy_last_full_exchange_seconds{{peer=\"{}\"}} {}",
+                escape(peer),
+                *ms as f64 / 1000.0
+            );
+        }
+    }
 }
 
 impl Metrics {
@@ -180,6 +290,7 @@ impl Metrics {
             "Members in this node's view.",
             members as u64,
         );
+        self.anti_entropy.render(&mut out);
         storage_metrics(&mut out, storage);
         out
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 use tokio::sync::Semaphore;
 
+use crate::anti_entropy::exchange::AntiEntropy;
 use crate::background::Background;
 use crate::cluster::Cluster;
 use crate::config::Config;
@@ -33,9 +34,14 @@ pub struct Node {
     pub internal_limiter: Arc<Semaphore>,
     /// A repair after a forced removal in progress: keys this node is still receiving.
     pub pending: ArcSwapOption<Pending>,
+    /// Anti-entropy's digests and exchange state.
+    pub anti_entropy: Arc<AntiEntropy>,
 }
 
 impl Node {
+    // The node's parts, each opened on its own by `server::open_node`: a struct of them would
+    // only rename this list.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Config,
         cluster: Arc<Cluster>,
@@ -44,6 +50,7 @@ impl Node {
         membership: Arc<Membership>,
         background: Arc<Background>,
         metrics: Arc<Metrics>,
+        anti_entropy: Arc<AntiEntropy>,
     ) -> Node {
         let coordinator = Coordinator::new(Parts {
             cluster: cluster.clone(),
@@ -68,6 +75,7 @@ impl Node {
             limiter,
             internal_limiter,
             pending: ArcSwapOption::empty(),
+            anti_entropy,
         }
     }
 

@@ -746,8 +746,10 @@ impl Replica {
     }
 }
 
-/// The storage compaction filter: drops version sets that are dead past the grace period
-/// (expired TTLs and old tombstones). Undecodable entries are kept for an operator to see.
+/// The storage compaction filter: drops version sets holding data that is dead past the grace
+/// period (expired TTLs). Sets holding only tombstones are kept: they are collected by
+/// anti-entropy once every replica was seen to hold them (`anti_entropy::exchange`), never by
+/// time alone. Undecodable entries are kept for an operator to see.
 pub struct CollectDead {
     pub grace_ms: u64,
 }
@@ -758,7 +760,15 @@ impl CompactionFilter for CollectDead {
             return FilterDecision::Keep;
         }
         match VersionSet::decode(value) {
-            Ok(set) if set.can_collect(now_ms(), self.grace_ms) => FilterDecision::Remove,
+            Ok(set)
+                if set
+                    .versions()
+                    .iter()
+                    .any(|v| matches!(v.value, Value::Data(_)))
+                    && set.can_collect(now_ms(), self.grace_ms) =>
+            {
+                FilterDecision::Remove
+            }
             _ => FilterDecision::Keep,
         }
     }

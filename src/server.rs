@@ -14,12 +14,14 @@ use anyhow::Context as _;
 use ringkv_storage::{Fs, RealFs};
 use tokio::net::TcpListener;
 
+use crate::anti_entropy::Digests;
+use crate::anti_entropy::exchange::AntiEntropy;
 use crate::background::Background;
 use crate::cluster::{Cluster, Phase};
 use crate::config::{Config, SyncMode};
 use crate::membership::Membership;
 use crate::node::Node;
-use crate::replica::{CollectDead, Replica};
+use crate::replica::{CollectDead, Replica, SideRecords};
 use crate::rpc::RpcClient;
 
 /// How long shutdown waits for background work before syncing without closing.
@@ -77,7 +79,21 @@ pub async fn open_node_on(
             tracing::warn!("storage recovery: {damage}");
         }
     }
-    let replica = Replica::new(db)?;
+    let (db, digests) = tokio::task::spawn_blocking(move || {
+        let digests = Digests::open(&db);
+        (db, digests)
+    })
+    .await?;
+    let digests = Arc::new(digests.context("rebuilding the anti-entropy digests")?);
+    let (indexed, took) = digests.opened();
+    tracing::info!(
+        keys = indexed,
+        secs = took.as_secs_f64(),
+        "anti-entropy digests rebuilt"
+    );
+    let side: Arc<dyn SideRecords> = digests.clone();
+    let replica = Replica::with_side_records(db, vec![side])?;
+    digests.attach(replica.db());
     let cluster = Arc::new(Cluster::open(
         config.node_id(),
         config.public_url(),
@@ -97,8 +113,9 @@ pub async fn open_node_on(
         &config.initial_peer_urls()?,
         config.request_timeout(),
     )?;
+    let ae = Arc::new(AntiEntropy::new(digests));
     let node = Node::new(
-        config, cluster, replica, rpc, membership, background, metrics,
+        config, cluster, replica, rpc, membership, background, metrics, ae,
     );
     Ok((Arc::new(node), first))
 }
@@ -115,6 +132,10 @@ pub fn start_workers(node: &Arc<Node>, first: Vec<ringkv_gossip::Outgoing>) {
     let n = node.clone();
     bg.worker("hint-replay", move |token| {
         crate::handoff::replay::run(n, token)
+    });
+    let n = node.clone();
+    bg.worker("anti-entropy", move |token| {
+        crate::anti_entropy::exchange::run(n, token)
     });
 }
 

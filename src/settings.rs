@@ -84,13 +84,18 @@ impl Gossip {
     }
 }
 
-/// Merkle-tree repair between replicas (the worker arrives in a later issue; the knobs are
-/// already part of the config contract).
+/// Merkle-tree repair between replicas (`src/anti_entropy/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AntiEntropy {
+    /// Leaves of the tree of each range (1..=65536, the fixed cells the digests are kept at;
+    /// a change takes effect at the next exchange, with no rebuild).
+    #[schema(minimum = 1, maximum = 65536)]
     pub buckets: usize,
+    /// Time between two exchange rounds (±10% jitter).
     pub interval_ms: u64,
+    /// Keys a node repairs per second at most (both directions counted).
+    pub repair_rate_keys_per_sec: u64,
 }
 
 impl Default for AntiEntropy {
@@ -98,6 +103,7 @@ impl Default for AntiEntropy {
         AntiEntropy {
             buckets: 1024,
             interval_ms: 60_000,
+            repair_rate_keys_per_sec: 20_000,
         }
     }
 }
@@ -245,6 +251,10 @@ impl Settings {
             ("anti_entropy.buckets", self.anti_entropy.buckets as u64),
             ("anti_entropy.interval_ms", self.anti_entropy.interval_ms),
             (
+                "anti_entropy.repair_rate_keys_per_sec",
+                self.anti_entropy.repair_rate_keys_per_sec,
+            ),
+            (
                 "versioning.max_clock_entries",
                 self.versioning.max_clock_entries as u64,
             ),
@@ -293,6 +303,13 @@ impl Settings {
             return Err(format!(
                 "versioning.history must be at most {MAX_HISTORY}, got {}",
                 self.versioning.history
+            ));
+        }
+        let cells = crate::anti_entropy::tree::CELLS;
+        if self.anti_entropy.buckets > cells {
+            return Err(format!(
+                "anti_entropy.buckets must be at most {cells}, got {}",
+                self.anti_entropy.buckets
             ));
         }
         let g = &self.gossip;

@@ -87,10 +87,12 @@ pub struct GossipPatch {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct AntiEntropyPatch {
-    #[schema(nullable = false, minimum = 1, maximum = 9_223_372_036_854_775_807_u64)]
+    #[schema(nullable = false, minimum = 1, maximum = 65536)]
     buckets: Option<u64>,
     #[schema(nullable = false, minimum = 1, maximum = 9_223_372_036_854_775_807_u64)]
     interval_ms: Option<u64>,
+    #[schema(nullable = false, minimum = 1, maximum = 9_223_372_036_854_775_807_u64)]
+    repair_rate_keys_per_sec: Option<u64>,
 }
 
 /// `versioning` in a config patch.

@@ -38,6 +38,8 @@ pub fn router(max_value_bytes: usize) -> Router<Arc<Node>> {
         .route("/internal/identity", get(identity))
         .route("/internal/ping", get(ping))
         .route("/internal/adopt", post(adopt))
+        .route("/internal/ae/tree", post(ae_tree))
+        .route("/internal/ae/keys", post(ae_keys))
         .layer(DefaultBodyLimit::max(limit))
 }
 
@@ -309,4 +311,42 @@ async fn adopt(
     node.membership.join(&req.seeds);
     tracing::info!(seeds = ?req.seeds, "joining a cluster");
     Ok(Json(identity_of(&node)))
+}
+
+fn ae_error(e: crate::anti_entropy::exchange::AnswerError) -> ApiError {
+    use crate::anti_entropy::exchange::AnswerError;
+    match e {
+        AnswerError::Mismatch => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        AnswerError::Storage(_) => storage_error(e),
+    }
+}
+
+/// Anti-entropy: digests of this node's tree of the region shared with the caller.
+async fn ae_tree(
+    State(node): State<Arc<Node>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Vec<u8>, ApiError> {
+    let req = json(&body?)?;
+    let answer = crate::anti_entropy::exchange::answer_tree(node.clone(), req)
+        .await
+        .map_err(ae_error)?;
+    node.metrics
+        .anti_entropy
+        .bytes("tree", answer.len() as u64, 0);
+    Ok(answer)
+}
+
+/// Anti-entropy: `(key, digest)` of leaves of the region shared with the caller.
+async fn ae_keys(
+    State(node): State<Arc<Node>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Vec<u8>, ApiError> {
+    let req = json(&body?)?;
+    let answer = crate::anti_entropy::exchange::answer_keys(node.clone(), req)
+        .await
+        .map_err(ae_error)?;
+    node.metrics
+        .anti_entropy
+        .bytes("keys", answer.len() as u64, 0);
+    Ok(answer)
 }

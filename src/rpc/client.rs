@@ -345,6 +345,24 @@ impl RpcClient {
         Ok(())
     }
 
+    /// POSTs raw bytes (`json`: as JSON) to `url`; the success body (anti-entropy's calls,
+    /// whose messages are built and decoded in `anti_entropy::exchange`).
+    pub async fn post_bytes(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        json: bool,
+    ) -> Result<bytes::Bytes, RpcError> {
+        let ctype = if json { JSON } else { OCTETS };
+        self.call_ok(
+            reqwest::Method::POST,
+            url,
+            Some((body, ctype)),
+            self.timeout,
+        )
+        .await
+    }
+
     /// Merges many `(key, encoded set)` entries into the peer's copies.
     pub async fn merge_batch(
         &self,

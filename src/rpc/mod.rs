@@ -17,6 +17,8 @@
 //! | `POST /internal/move` | JSON [`MoveRequest`] | 200 [`wire::MovePage`] |
 //! | `POST /internal/coordinate` | JSON [`crate::coordinator::WriteRequest`] | JSON outcome or error |
 //! | `GET /internal/identity` | - | JSON [`Identity`] |
+//! | `POST /internal/ae/tree` | JSON `anti_entropy::exchange::TreeRequest` | 200 digests (u64 BE each), 409 other ring |
+//! | `POST /internal/ae/keys` | JSON `anti_entropy::exchange::KeysRequest` | 200 `(key, digest)` listing, 409 other ring |
 //! | `POST /internal/adopt` | JSON [`AdoptRequest`] | JSON [`Identity`] (after it started joining) |
 
 pub mod batch;

@@ -257,6 +257,18 @@ impl Node {
         self.id.clone()
     }
 
+    /// Wipes the (stopped) node's data dir and starts it again with the same node id, port and
+    /// overrides: a replica that lost its disk.
+    pub fn restart_wiped(&mut self) {
+        assert!(
+            self.child.is_none(),
+            "restart_wiped: node {} is running",
+            self.id
+        );
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        self.spawn_until_listening();
+    }
+
     /// Starts the node again on the same port, with the same data dir, node id and overrides.
     pub fn restart(&mut self) {
         assert!(
