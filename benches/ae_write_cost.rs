@@ -16,10 +16,7 @@ use ringkv::replica::{Replica, SideRecords};
 use ringkv_storage::{Db, Options, SyncPolicy};
 use ringkv_versions::{Limits, Value};
 
-const LIMITS: Limits = Limits {
-    max_clock_entries: 20,
-    max_siblings: 32,
-};
+const LIMITS: Limits = Limits::caps(20, 32);
 
 fn options() -> Options {
     Options {

@@ -229,10 +229,7 @@ mod tests {
     use crate::replica::Replica;
     use ringkv_versions::{Context, Limits};
 
-    const ROOMY: Limits = Limits {
-        max_clock_entries: 100,
-        max_siblings: 100,
-    };
+    const ROOMY: Limits = Limits::caps(100, 100);
 
     fn open(dir: &std::path::Path) -> (Replica, Arc<Digests>) {
         let db = Db::open(dir, ringkv_storage::Options::default()).unwrap();
