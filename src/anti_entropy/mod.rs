@@ -44,6 +44,13 @@ use ringkv_versions::{Value, VersionSet};
 
 use crate::replica::SideRecords;
 
+/// `RINGKV_ANTI_ENTROPY_OFF` set: the node keeps no digests and starts no exchange worker. A
+/// measurement switch for the write-cost figure (`scripts/ae-cost.sh`), not a setting: such a
+/// node neither repairs nor collects tombstones, and its peers see it as empty.
+pub fn off_for_measurement() -> bool {
+    std::env::var_os("RINGKV_ANTI_ENTROPY_OFF").is_some()
+}
+
 /// The storage key prefix of the key index.
 pub const INDEX_PREFIX: &[u8] = b"a/";
 /// The storage key prefix of the tombstone index.
