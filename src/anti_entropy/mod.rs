@@ -130,8 +130,8 @@ fn summarize(bytes: Option<&[u8]>) -> Summary {
 /// What [`summarize`] needs of a stored set, read straight off its canonical encoding (see
 /// `ringkv_versions`' `encoding.rs`: format byte 1, the clock, then each version's node index,
 /// counter, `written_at_ms`, flags, expiry and data) without building the set. Hand-written
-/// because a full decode (which validates every invariant into a new set) of both sides of
-/// every write cost several percent of a replica write in `benches/ae_write_cost.rs`.
+/// because the crate's decoder validates every invariant and copies every value into a new
+/// set, twice per write here (both sides), for two facts read off the flags.
 /// Returns whether a data version is present, and the latest tombstone's time; `None` on
 /// anything unexpected (the caller then decodes in full).
 fn scan(bytes: &[u8]) -> Option<(bool, Option<u64>)> {
