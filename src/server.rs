@@ -91,8 +91,13 @@ pub async fn open_node_on(
         secs = took.as_secs_f64(),
         "anti-entropy digests rebuilt"
     );
-    let side: Arc<dyn SideRecords> = digests.clone();
-    let replica = Replica::with_side_records(db, vec![side])?;
+    let side: Vec<Arc<dyn SideRecords>> = if crate::anti_entropy::off_for_measurement() {
+        tracing::warn!("RINGKV_ANTI_ENTROPY_OFF: no anti-entropy on this node");
+        Vec::new()
+    } else {
+        vec![digests.clone()]
+    };
+    let replica = Replica::with_side_records(db, side)?;
     digests.attach(replica.db());
     let cluster = Arc::new(Cluster::open(
         config.node_id(),
@@ -133,10 +138,12 @@ pub fn start_workers(node: &Arc<Node>, first: Vec<ringkv_gossip::Outgoing>) {
     bg.worker("hint-replay", move |token| {
         crate::handoff::replay::run(n, token)
     });
-    let n = node.clone();
-    bg.worker("anti-entropy", move |token| {
-        crate::anti_entropy::exchange::run(n, token)
-    });
+    if !crate::anti_entropy::off_for_measurement() {
+        let n = node.clone();
+        bg.worker("anti-entropy", move |token| {
+            crate::anti_entropy::exchange::run(n, token)
+        });
+    }
 }
 
 /// Runs a node on `listener` until `shutdown` resolves. `on_ready` is called with the resolved

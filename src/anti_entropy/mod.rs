@@ -44,6 +44,13 @@ use ringkv_versions::{Value, VersionSet};
 
 use crate::replica::SideRecords;
 
+/// `RINGKV_ANTI_ENTROPY_OFF` set: the node keeps no digests and starts no exchange worker. A
+/// measurement switch for the write-cost figure (`scripts/ae-cost.sh`), not a setting: such a
+/// node neither repairs nor collects tombstones, and its peers see it as empty.
+pub fn off_for_measurement() -> bool {
+    std::env::var_os("RINGKV_ANTI_ENTROPY_OFF").is_some()
+}
+
 /// The storage key prefix of the key index.
 pub const INDEX_PREFIX: &[u8] = b"a/";
 /// The storage key prefix of the tombstone index.
@@ -97,6 +104,11 @@ fn summarize(bytes: Option<&[u8]>) -> Summary {
         return Summary::default();
     };
     let digest = xxhash_rust::xxh3::xxh3_64(bytes).max(1);
+    match scan(bytes) {
+        Some((true, _)) => return Summary { digest, tomb: None },
+        Some((false, tomb)) => return Summary { digest: 0, tomb },
+        None => {}
+    }
     match VersionSet::decode(bytes) {
         // Undecodable: kept as data, so that it is listed and an operator sees it.
         Err(_) => Summary { digest, tomb: None },
@@ -113,6 +125,63 @@ fn summarize(bytes: Option<&[u8]>) -> Summary {
             tomb: set.versions().iter().map(|v| v.written_at_ms).max(),
         },
     }
+}
+
+/// What [`summarize`] needs of a stored set, read straight off its canonical encoding (see
+/// `ringkv_versions`' `encoding.rs`: format byte 1, the clock, then each version's node index,
+/// counter, `written_at_ms`, flags, expiry and data) without building the set. Hand-written
+/// because the crate's decoder validates every invariant and copies every value into a new
+/// set, twice per write here (both sides), for two facts read off the flags.
+/// Returns whether a data version is present, and the latest tombstone's time; `None` on
+/// anything unexpected (the caller then decodes in full).
+fn scan(bytes: &[u8]) -> Option<(bool, Option<u64>)> {
+    fn byte(b: &[u8], pos: &mut usize) -> Option<u8> {
+        let v = *b.get(*pos)?;
+        *pos += 1;
+        Some(v)
+    }
+    fn varint(b: &[u8], pos: &mut usize) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let x = byte(b, pos)?;
+            v |= u64::from(x & 0x7f) << shift;
+            if x & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+    fn skip(b: &[u8], pos: &mut usize) -> Option<()> {
+        let len = usize::try_from(varint(b, pos)?).ok()?;
+        *pos = pos.checked_add(len).filter(|end| *end <= b.len())?;
+        Some(())
+    }
+    let mut pos = 0;
+    if byte(bytes, &mut pos)? != 1 {
+        return None;
+    }
+    for _ in 0..varint(bytes, &mut pos)? {
+        skip(bytes, &mut pos)?;
+        varint(bytes, &mut pos)?;
+        varint(bytes, &mut pos)?;
+    }
+    let (mut data, mut tomb) = (false, None::<u64>);
+    for _ in 0..varint(bytes, &mut pos)? {
+        varint(bytes, &mut pos)?;
+        varint(bytes, &mut pos)?;
+        let written = varint(bytes, &mut pos)?;
+        let flags = byte(bytes, &mut pos)?;
+        if flags & 0b10 != 0 {
+            varint(bytes, &mut pos)?;
+        }
+        if flags & 0b01 == 0 {
+            data = true;
+            skip(bytes, &mut pos)?;
+        } else {
+            tomb = Some(tomb.map_or(written, |t| t.max(written)));
+        }
+    }
+    (pos == bytes.len()).then_some((data, tomb))
 }
 
 /// The digest a stored set contributes (0: tombstones only).
@@ -286,6 +355,53 @@ mod tests {
             .map(|e| e.unwrap())
             .collect();
         assert_eq!(tombs.len(), 50);
+    }
+
+    #[test]
+    fn the_scan_reads_what_a_full_decode_reads() {
+        let mut sets = vec![VersionSet::new()];
+        let mut set = VersionSet::new();
+        for i in 0..40u64 {
+            let value = match i % 3 {
+                0 => Value::Tombstone,
+                _ => Value::Data(vec![b'x'; (i * 7) as usize]),
+            };
+            let ctx = if i % 4 == 0 {
+                set.context()
+            } else {
+                Context::default()
+            };
+            set.update(
+                &ctx,
+                value,
+                (i % 5 == 0).then_some(1 << (i + 3)),
+                &format!("n{}", i % 6),
+                1 << i,
+            );
+            sets.push(set.clone());
+            let mut only = VersionSet::new();
+            only.update(&Context::default(), Value::Tombstone, None, "t", 1 << i);
+            only.update(&Context::default(), Value::Tombstone, None, "u", i);
+            sets.push(only);
+        }
+        for set in sets {
+            let bytes = set.encode();
+            let decoded = VersionSet::decode(&bytes).unwrap();
+            let data = decoded
+                .versions()
+                .iter()
+                .any(|v| matches!(v.value, Value::Data(_)));
+            let tomb = decoded
+                .versions()
+                .iter()
+                .filter(|v| v.value == Value::Tombstone)
+                .map(|v| v.written_at_ms)
+                .max();
+            assert_eq!(scan(&bytes), Some((data, tomb)));
+            for cut in 0..bytes.len() {
+                assert_eq!(scan(&bytes[..cut]), None, "cut at {cut}");
+            }
+        }
     }
 
     #[test]
