@@ -128,7 +128,7 @@ fn summarize(bytes: Option<&[u8]>) -> Summary {
 }
 
 /// What [`summarize`] needs of a stored set, read straight off its canonical encoding (see
-/// `ringkv_versions`' `encoding.rs`: format byte 1, the clock, then each version's node index,
+/// `ringkv_versions`' `encoding.rs`: format byte 1 or 2, the clock, then each version's node index,
 /// counter, `written_at_ms`, flags, expiry and data) without building the set. Hand-written
 /// because the crate's decoder validates every invariant and copies every value into a new
 /// set, twice per write here (both sides), for two facts read off the flags.
@@ -157,9 +157,13 @@ fn scan(bytes: &[u8]) -> Option<(bool, Option<u64>)> {
         Some(())
     }
     let mut pos = 0;
-    if byte(bytes, &mut pos)? != 1 {
-        return None;
-    }
+    // Format 2 is format 1's bytes followed by past values and receipts, which the summary
+    // does not need (only the current versions say data or tombstones).
+    let past = match byte(bytes, &mut pos)? {
+        1 => false,
+        2 => true,
+        _ => return None,
+    };
     for _ in 0..varint(bytes, &mut pos)? {
         skip(bytes, &mut pos)?;
         varint(bytes, &mut pos)?;
@@ -179,6 +183,28 @@ fn scan(bytes: &[u8]) -> Option<(bool, Option<u64>)> {
             skip(bytes, &mut pos)?;
         } else {
             tomb = Some(tomb.map_or(written, |t| t.max(written)));
+        }
+    }
+    if past {
+        // Past values (id, counter, then a body as a sibling's), then receipts (token,
+        // fingerprint, time, outcome): skipped, so that a cut anywhere is still noticed.
+        for _ in 0..varint(bytes, &mut pos)? {
+            skip(bytes, &mut pos)?;
+            varint(bytes, &mut pos)?;
+            varint(bytes, &mut pos)?;
+            let flags = byte(bytes, &mut pos)?;
+            if flags & 0b10 != 0 {
+                varint(bytes, &mut pos)?;
+            }
+            if flags & 0b01 == 0 {
+                skip(bytes, &mut pos)?;
+            }
+        }
+        for _ in 0..varint(bytes, &mut pos)? {
+            skip(bytes, &mut pos)?;
+            varint(bytes, &mut pos)?;
+            varint(bytes, &mut pos)?;
+            skip(bytes, &mut pos)?;
         }
     }
     (pos == bytes.len()).then_some((data, tomb))
@@ -378,12 +404,23 @@ mod tests {
                 &format!("n{}", i % 6),
                 1 << i,
             );
+            if i % 7 == 0 {
+                set.record(ringkv_versions::Receipt {
+                    token: format!("tok{i}"),
+                    fingerprint: i,
+                    recorded_at_ms: 1 << i,
+                    outcome: vec![b'o'; i as usize],
+                });
+            }
             sets.push(set.clone());
             let mut only = VersionSet::new();
             only.update(&Context::default(), Value::Tombstone, None, "t", 1 << i);
             only.update(&Context::default(), Value::Tombstone, None, "u", i);
             sets.push(only);
         }
+        // Format 2 (past values, receipts) is scanned too, not left to the full decode.
+        assert!(sets.iter().any(|s| !s.history().is_empty()));
+        assert!(sets.iter().any(|s| !s.receipts().is_empty()));
         for set in sets {
             let bytes = set.encode();
             let decoded = VersionSet::decode(&bytes).unwrap();
