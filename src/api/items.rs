@@ -282,7 +282,10 @@ pub async fn get_item(
     let set = node.coordinator.get(&key, r).await?;
     let now = now_ms();
     let mut values = live_json(&set, now)?;
-    let past = history.map(|n| past(&set, n, now)).transpose()?;
+    // A merge of replicas can briefly hold more past values than the setting keeps (a replica
+    // not yet written since the setting went down): answer no more than it says.
+    let kept = node.cluster.settings().settings.versioning.history;
+    let past = history.map(|n| past(&set, n.min(kept), now)).transpose()?;
     let resp = match (values.len(), past) {
         (0, None) => return Err(ApiError::not_found(format!("key `{key}` not found"))),
         (0, Some(history)) => {
