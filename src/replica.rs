@@ -547,42 +547,14 @@ impl Replica {
     }
 
     /// Merges many received sets (data movement) in one storage batch, so one fsync covers
-    /// them all, holding every key's lock until the batch is written.
+    /// them all, holding every key's lock until the batch is written ([`Replica::merge_each`]
+    /// without the per-key results).
     pub async fn merge_many(
         &self,
         entries: Vec<(String, VersionSet)>,
         limits: Limits,
     ) -> Result<(), ReplicaError> {
-        let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        self.locked(&refs, move |r| {
-            let mut merged: std::collections::BTreeMap<String, (Option<Vec<u8>>, VersionSet)> =
-                std::collections::BTreeMap::new();
-            for (key, incoming) in entries {
-                if !merged.contains_key(&key) {
-                    let before = r.load_raw(&key)?;
-                    let set = match &before {
-                        Some(b) => Replica::decode(&key, b)?,
-                        None => VersionSet::new(),
-                    };
-                    merged.insert(key.clone(), (before, set));
-                }
-                if let Some((_, set)) = merged.get_mut(&key) {
-                    set.merge(&incoming);
-                    set.prune(&limits);
-                }
-            }
-            let changes = merged
-                .into_iter()
-                .map(|(key, (before, set))| Change {
-                    key,
-                    before,
-                    after: Some(set.encode()),
-                })
-                .collect();
-            r.commit(changes)
-        })
-        .await
+        self.merge_each(entries, limits).await.map(drop)
     }
 
     /// Drops this replica's copy of `key` if it is still `expected` (a copy handed to the
@@ -790,6 +762,7 @@ mod tests {
         let replica = open(dir.path());
         let writes = (0..64).map(|i| {
             let r = replica.clone();
+            // Test clients on the runtime's threads (not node work: no supervisor here).
             tokio::spawn(async move {
                 let value = Value::Data(vec![i as u8]);
                 // Empty contexts: every write is concurrent with the others and must stay.

@@ -201,6 +201,7 @@ mod tests {
         let batcher = Arc::new(Batcher::new(bg, send));
         let calls = (0..200u32).map(|i| {
             let b = batcher.clone();
+            // Concurrent test callers (not node work, so not through the supervisor).
             tokio::spawn(async move { b.call("http://peer", i).await })
         });
         for (i, call) in futures::future::join_all(calls)

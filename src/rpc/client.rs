@@ -213,20 +213,8 @@ impl RpcClient {
         reads: &[(String, wire::Want)],
     ) -> Result<Vec<wire::ReadAnswer>, RpcError> {
         let url = format!("{base}/internal/reads");
-        let body = wire::encode_reads(reads);
-        let bytes = self
-            .call_ok(
-                reqwest::Method::POST,
-                &url,
-                Some((body, OCTETS)),
-                self.timeout,
-            )
-            .await?;
-        let frames = wire::decode_frames(&bytes).map_err(|e| Self::undecodable(&url, e))?;
-        frames
-            .iter()
-            .map(|f| wire::decode_answer(f).map_err(|e| Self::undecodable(&url, e)))
-            .collect()
+        self.post_frames(&url, wire::encode_reads(reads), wire::decode_answer)
+            .await
     }
 
     /// Merges several `(key, encoded set)` into the peer's copies in one request (and one
@@ -241,18 +229,28 @@ impl RpcClient {
         for (key, set) in entries {
             wire::put_entry(&mut body, key, set);
         }
+        self.post_frames(&url, body, wire::MergeAck::decode).await
+    }
+
+    /// POSTs `body` (octets) to `url` and decodes the answer's frames, one `T` each.
+    async fn post_frames<T, E: std::fmt::Display>(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        decode: impl Fn(&[u8]) -> Result<T, E>,
+    ) -> Result<Vec<T>, RpcError> {
         let bytes = self
             .call_ok(
                 reqwest::Method::POST,
-                &url,
+                url,
                 Some((body, OCTETS)),
                 self.timeout,
             )
             .await?;
-        let frames = wire::decode_frames(&bytes).map_err(|e| Self::undecodable(&url, e))?;
+        let frames = wire::decode_frames(&bytes).map_err(|e| Self::undecodable(url, e))?;
         frames
             .iter()
-            .map(|f| wire::MergeAck::decode(f).map_err(|e| Self::undecodable(&url, e)))
+            .map(|f| decode(f).map_err(|e| Self::undecodable(url, e)))
             .collect()
     }
 
