@@ -2,9 +2,14 @@
 //! snapshots, memtable switches, and the install of new versions.
 //!
 //! Locks, and why each is the kind it is (always taken in this order, never the reverse):
-//! - `queue` (`Mutex` + `Condvar`): the writer queue. Writers enqueue their batch; the first
-//!   writer to find no leader becomes the leader and commits the whole queue as one group (one
-//!   log write, one fsync), while the others wait on the condvar for their ticket to be done.
+//! - `queue` (`Mutex` + two `Condvar`s): the writer queue. Writers enqueue their batch; the
+//!   first writer to find no leader becomes the leader and commits the whole queue as one group
+//!   (one log write, one fsync), while the others wait on `queue_cv` for their ticket to be
+//!   done. A submitted batch ([`DbInner::submit`]) queues the same way but never waits: its
+//!   callback runs when its group is committed, and when no writer leads, the engine's commit
+//!   thread (woken on `commit_cv`) leads the group. So a caller that must not block (an async
+//!   runtime) writes with no thread of its own parked on the fsync, and submitted writes
+//!   arriving during a commit form the next group while it runs.
 //! - `log` (`Mutex`): the active segment, the sequence counter and the memtable switch. Only the
 //!   leader, `flush` and `sync` take it; readers never do.
 //! - `manifest` (`Mutex`): serialises table-set edits (flush, compaction) and manifest writes.
@@ -37,8 +42,15 @@ use crate::version::Version;
 use crate::wal::{LogWriter, log_path};
 use crate::{Error, Options, Result, Stats, SyncPolicy, WriteBatch, worker};
 
+/// Called once with a submitted batch's outcome, on the thread that committed its group.
+pub(crate) type Done = Box<dyn FnOnce(Result<()>) + Send>;
+
 pub(crate) struct Queue {
     pending: Vec<WriteBatch>,
+    /// The callbacks of the submitted batches in `pending`.
+    submitted: Vec<Done>,
+    /// Set at shutdown: the commit thread drains `pending` and ends; later submissions fail.
+    closed: bool,
     next_ticket: u64,
     /// Every ticket up to this one has been committed (or failed).
     done_ticket: u64,
@@ -73,6 +85,8 @@ pub(crate) struct Shared {
     visible_seq: AtomicU64,
     queue: Mutex<Queue>,
     queue_cv: Condvar,
+    /// Wakes the commit thread: submitted batches wait and no writer leads.
+    commit_cv: Condvar,
     log: Mutex<LogState>,
     pub(crate) manifest: Mutex<()>,
     pub(crate) next_file_id: AtomicU64,
@@ -99,6 +113,8 @@ pub(crate) struct Recovered {
 pub(crate) struct DbInner {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The commit thread (joined first at shutdown: it may still need the flusher).
+    committer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl DbInner {
@@ -121,12 +137,15 @@ impl DbInner {
             visible_seq: AtomicU64::new(0),
             queue: Mutex::new(Queue {
                 pending: Vec::new(),
+                submitted: Vec::new(),
+                closed: false,
                 next_ticket: 1,
                 done_ticket: 0,
                 failed_from: None,
                 leader: false,
             }),
             queue_cv: Condvar::new(),
+            commit_cv: Condvar::new(),
             log: Mutex::new(LogState {
                 writer: rec.writer,
                 next_seq: 1,
@@ -148,9 +167,14 @@ impl DbInner {
             opts,
         });
         let threads = worker::spawn_all(&shared)?;
+        let s = Arc::clone(&shared);
+        let committer = std::thread::Builder::new()
+            .name("ringkv-commit".into())
+            .spawn(move || s.run_committer())?;
         Ok(DbInner {
             shared,
             threads: Mutex::new(threads),
+            committer: Mutex::new(Some(committer)),
         })
     }
 
@@ -188,21 +212,35 @@ impl DbInner {
                 _ => Ok(()),
             };
         }
-        q.leader = true;
-        let group = std::mem::take(&mut q.pending);
-        let first = q.done_ticket + 1;
-        let last = q.next_ticket - 1;
-        drop(q);
-        let result = shared.commit_group(group);
-        let mut q = shared.queue.lock();
-        q.leader = false;
-        q.done_ticket = last;
-        if result.is_err() {
-            q.failed_from.get_or_insert(first);
+        shared.lead(q)
+    }
+
+    /// Queues `batch` and returns at once; `done` gets its outcome when its group is committed
+    /// (see the module doc), or at once when the engine is poisoned or shutting down.
+    pub(crate) fn submit(&self, batch: WriteBatch, done: Done) {
+        let shared = &self.shared;
+        if let Err(e) = shared.check_poisoned() {
+            return done(Err(e));
         }
+        if !batch.fits_format() {
+            return done(Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "key or value longer than 4 GiB",
+            ))));
+        }
+        let mut q = shared.queue.lock();
+        if q.closed {
+            drop(q);
+            return done(Err(Error::Closed));
+        }
+        q.next_ticket += 1;
+        q.pending.push(batch);
+        q.submitted.push(done);
+        let idle = !q.leader;
         drop(q);
-        shared.queue_cv.notify_all();
-        result
+        if idle {
+            shared.commit_cv.notify_one();
+        }
     }
 
     pub(crate) fn sync(&self) -> Result<()> {
@@ -270,6 +308,12 @@ impl DbInner {
 
     /// Stops and joins the background threads. Idempotent.
     fn shutdown(&self) {
+        // Submitted writes still queued are committed first (that may need the flusher).
+        self.shared.queue.lock().closed = true;
+        self.shared.commit_cv.notify_all();
+        if let Some(handle) = self.committer.lock().take() {
+            let _ = handle.join();
+        }
         self.shared.bg.lock().shutdown = true;
         self.shared.bg_cv.notify_all();
         for handle in self.threads.lock().drain(..) {
@@ -318,6 +362,56 @@ impl Shared {
         let _bg = self.bg.lock();
         self.bg_cv.notify_all();
         err.into()
+    }
+
+    /// Commits everything queued as one group, as its leader (`q` has `leader` unset and at
+    /// least one batch pending), runs the submitted batches' callbacks and hands the lead on.
+    /// Returns the group's outcome.
+    fn lead(&self, mut q: parking_lot::MutexGuard<'_, Queue>) -> Result<()> {
+        q.leader = true;
+        let group = std::mem::take(&mut q.pending);
+        let submitted = std::mem::take(&mut q.submitted);
+        let first = q.done_ticket + 1;
+        let last = q.next_ticket - 1;
+        drop(q);
+        let result = self.commit_group(group);
+        let mut q = self.queue.lock();
+        q.leader = false;
+        q.done_ticket = last;
+        if result.is_err() {
+            q.failed_from.get_or_insert(first);
+        }
+        let more = !q.pending.is_empty();
+        drop(q);
+        self.queue_cv.notify_all();
+        if more {
+            // Only submitted batches may be left with no writer to lead them.
+            self.commit_cv.notify_one();
+        }
+        for done in submitted {
+            done(match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(e.shared()),
+            });
+        }
+        result
+    }
+
+    /// The commit thread: leads a group whenever submitted batches wait and no writer leads;
+    /// at shutdown, commits what is queued and ends.
+    fn run_committer(&self) {
+        let mut q = self.queue.lock();
+        loop {
+            if q.pending.is_empty() || q.leader {
+                if q.closed && q.pending.is_empty() {
+                    return;
+                }
+                self.commit_cv.wait(&mut q);
+                continue;
+            }
+            let _ = self.lead(q);
+            q = self.queue.lock();
+        }
     }
 
     /// Writes a group to the log (and fsyncs it under `Always`), applies it to the memtable and
@@ -458,6 +552,107 @@ mod tests {
         });
         let syncs = db.shared.counters.group_syncs.load(Ordering::Relaxed);
         assert!((1..800).contains(&syncs), "{syncs} fsyncs for 800 writes");
+    }
+
+    /// Submits `key` and returns a receiver of its outcome.
+    fn submit(db: &DbInner, key: &[u8]) -> std::sync::mpsc::Receiver<Result<()>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut batch = WriteBatch::new();
+        batch.put(key, b"value");
+        db.submit(
+            batch,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx
+    }
+
+    #[test]
+    fn submitted_writes_are_committed_by_the_commit_thread_and_share_fsyncs() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path());
+        let answers: Vec<_> = (0..500)
+            .map(|i| submit(&db, format!("k{i}").as_bytes()))
+            .collect();
+        for rx in answers {
+            rx.recv().expect("every submission is answered").unwrap();
+        }
+        for i in 0..500 {
+            assert!(db.get(format!("k{i}").as_bytes()).unwrap().is_some());
+        }
+        let syncs = db.shared.counters.group_syncs.load(Ordering::Relaxed);
+        assert!(
+            (1..500).contains(&syncs),
+            "{syncs} fsyncs for 500 submissions"
+        );
+    }
+
+    #[test]
+    fn submitted_and_synchronous_writers_mix() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path());
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let db = &db;
+                s.spawn(move || {
+                    for i in 0..100 {
+                        if (t + i) % 2 == 0 {
+                            put(db, format!("{t}-{i}").as_bytes()).unwrap();
+                        } else {
+                            submit(db, format!("{t}-{i}").as_bytes())
+                                .recv()
+                                .unwrap()
+                                .unwrap();
+                        }
+                    }
+                });
+            }
+        });
+        for t in 0..4 {
+            for i in 0..100 {
+                assert!(db.get(format!("{t}-{i}").as_bytes()).unwrap().is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn shutdown_commits_queued_submissions_then_refuses_new_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path());
+        let answers: Vec<_> = (0..200)
+            .map(|i| submit(&db, format!("k{i}").as_bytes()))
+            .collect();
+        db.shutdown();
+        for rx in answers {
+            rx.recv().expect("answered before shutdown ends").unwrap();
+        }
+        assert!(matches!(
+            submit(&db, b"late").recv().unwrap(),
+            Err(Error::Closed)
+        ));
+        drop(db);
+        let db = open(dir.path());
+        for i in 0..200 {
+            assert!(db.get(format!("k{i}").as_bytes()).unwrap().is_some());
+        }
+    }
+
+    #[test]
+    fn a_failed_fsync_fails_the_submissions_of_its_group_and_later_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path());
+        submit(&db, b"before").recv().unwrap().unwrap();
+        db.shared.log.lock().writer.fail_next_sync = true;
+        assert!(matches!(
+            submit(&db, b"failed").recv().unwrap(),
+            Err(Error::Io(_))
+        ));
+        assert!(matches!(
+            submit(&db, b"after").recv().unwrap(),
+            Err(Error::Poisoned)
+        ));
+        assert_eq!(db.get(b"after").unwrap(), None);
     }
 
     #[test]

@@ -76,6 +76,27 @@ pub enum Error {
     Closed,
 }
 
+impl Error {
+    /// The error again for another writer of the same failed group (an I/O error keeps its
+    /// kind and message).
+    pub(crate) fn shared(&self) -> Error {
+        match self {
+            Error::Io(e) => Error::Io(std::io::Error::new(e.kind(), e.to_string())),
+            Error::Corruption {
+                file,
+                offset,
+                reason,
+            } => Error::Corruption {
+                file: file.clone(),
+                offset: *offset,
+                reason: reason.clone(),
+            },
+            Error::Poisoned => Error::Poisoned,
+            Error::Closed => Error::Closed,
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// When the commit log is fsynced.
@@ -202,6 +223,22 @@ impl Db {
             return Ok(());
         }
         self.inner.write(batch)
+    }
+    /// Queues `batch` and returns at once: `done` runs once with the outcome, when the group
+    /// holding the batch is committed (durable under [`SyncPolicy::Always`], and visible), on
+    /// the thread that committed it: the engine's commit thread, or a [`Db::write_batch`]
+    /// caller leading that group. For callers that must not block, such as an async runtime:
+    /// no thread of theirs waits on the fsync, and batches submitted during a commit share the
+    /// next one. `done` should be quick (wake a waiter) and must not write to this engine.
+    pub fn write_batch_then(
+        &self,
+        batch: WriteBatch,
+        done: impl FnOnce(Result<()>) + Send + 'static,
+    ) {
+        if batch.is_empty() {
+            return done(Ok(()));
+        }
+        self.inner.submit(batch, Box::new(done));
     }
     /// Live pairs with keys in `(from, to)`, in key order.
     pub fn scan(&self, from: Bound<Vec<u8>>, to: Bound<Vec<u8>>) -> Result<Scan> {
