@@ -103,6 +103,22 @@ pub trait SideRecords: Send + Sync {
     fn committed(&self, key: &str, before: Option<&[u8]>, after: Option<&[u8]>);
 }
 
+/// A change handed to the storage engine: [`Committing::wait`] returns when it is durable and
+/// visible (at once when there was nothing to write). Dropping it leaves the commit going.
+pub struct Committing(Option<tokio::sync::oneshot::Receiver<ringkv_storage::Result<()>>>);
+
+impl Committing {
+    pub async fn wait(self) -> Result<(), ReplicaError> {
+        let Some(outcome) = self.0 else {
+            return Ok(());
+        };
+        outcome
+            .await
+            .map_err(|_| ReplicaError::Task("the storage engine dropped a write".into()))?
+            .map_err(ReplicaError::from)
+    }
+}
+
 /// Held stripe locks (see [`Replica::lock_keys`]).
 type Locked = Vec<tokio::sync::OwnedMutexGuard<()>>;
 
@@ -131,17 +147,21 @@ const DOT_LEASE: u64 = 1 << 20;
 /// 2025-01-01 in ms since the Unix epoch: the wall-clock floor counts from here.
 const FLOOR_EPOCH_MS: u64 = 1_735_689_600_000;
 
-/// The counter of a dot this node mints for a key it holds no clock entry of its own for (a
-/// new key, or one whose copy was collected, dropped, pruned or lost with the disk).
+/// The floor of every dot counter this node mints: one counter per node, above every counter
+/// it ever minted, for any key, in any run.
 ///
-/// Such a dot must be above every counter this node ever minted for that key, which it no
-/// longer knows; so it is above every counter it ever minted at all. Two guards: a ceiling
-/// persisted in the engine before any counter past it is used (restarts, clock steps back),
-/// and at open a wall-clock floor, `(now - 2025) << 10` ms (a wiped data dir forgot the
-/// ceiling; 1024 fresh keys per ms before the counter runs ahead of the clock, harmlessly).
+/// A new dot must be above every counter this node ever minted for its key. The stored copy's
+/// clock says so only if the copy holds every dot minted: not for a key whose copy was
+/// collected, dropped, pruned or lost with the disk, nor after a crash took back a write that
+/// other replicas already hold (a coordinator ships a write while its own commit is still in
+/// flight, see `coordinator::write`). So every dot takes the node's next counter. Two guards
+/// keep it above everything minted before: a ceiling persisted in the engine before any
+/// counter past it is used (restarts, clock steps back), and at open a wall-clock floor,
+/// `(now - 2025) << 10` ms (a wiped data dir forgot the ceiling; 1024 new dots per ms before
+/// the counter runs ahead of the clock, harmlessly).
 struct DotFloor {
     next: std::sync::atomic::AtomicU64,
-    ceiling: std::sync::Mutex<u64>,
+    ceiling: std::sync::atomic::AtomicU64,
     /// Held while a raised ceiling is written: one raise at a time.
     raising: tokio::sync::Mutex<()>,
 }
@@ -156,13 +176,13 @@ impl DotFloor {
         let start = persisted.max(wall).max(1);
         Ok(DotFloor {
             next: std::sync::atomic::AtomicU64::new(start),
-            ceiling: std::sync::Mutex::new(persisted),
+            ceiling: std::sync::atomic::AtomicU64::new(persisted),
             raising: tokio::sync::Mutex::new(()),
         })
     }
 
     fn below_ceiling(&self, counter: u64) -> bool {
-        counter < *self.ceiling.lock().unwrap_or_else(|p| p.into_inner())
+        counter < self.ceiling.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// A counter never handed out before, by this node in any run: when it reaches the
@@ -179,9 +199,12 @@ impl DotFloor {
         let raised = counter + DOT_LEASE;
         let mut batch = WriteBatch::new();
         batch.put(DOT_CEILING_KEY, &raised.to_be_bytes());
-        replica.write_locked(batch, Vec::new(), || {}).await?;
-        let mut ceiling = self.ceiling.lock().unwrap_or_else(|p| p.into_inner());
-        *ceiling = (*ceiling).max(raised);
+        replica
+            .write_locked(batch, Vec::new(), || {})
+            .wait()
+            .await?;
+        self.ceiling
+            .fetch_max(raised, std::sync::atomic::Ordering::AcqRel);
         Ok(counter)
     }
 }
@@ -259,12 +282,12 @@ impl Replica {
     /// after a successful commit, and only then are `locked`'s keys released, so no other
     /// change of those keys reads them before the batch is visible, and side records never
     /// miss a committed change.
-    async fn write_locked(
+    fn write_locked(
         &self,
         batch: WriteBatch,
         locked: Locked,
         then: impl FnOnce() + Send + 'static,
-    ) -> Result<(), ReplicaError> {
+    ) -> Committing {
         let (done, outcome) = tokio::sync::oneshot::channel();
         self.db.write_batch_then(batch, move |result| {
             if result.is_ok() {
@@ -273,10 +296,7 @@ impl Replica {
             drop(locked);
             let _ = done.send(result);
         });
-        outcome
-            .await
-            .map_err(|_| ReplicaError::Task("the storage engine dropped a write".into()))?
-            .map_err(ReplicaError::from)
+        Committing(Some(outcome))
     }
 
     fn load_raw(&self, key: &str) -> Result<Option<Vec<u8>>, ReplicaError> {
@@ -300,13 +320,19 @@ impl Replica {
     /// Writes `changes` and their side records in one batch, then releases `locked` (the
     /// keys' locks; see [`Replica::write_locked`]).
     async fn commit(&self, changes: Vec<Change>, locked: Locked) -> Result<(), ReplicaError> {
+        self.start_commit(changes, locked).wait().await
+    }
+
+    /// [`Replica::commit`], handed to the engine: the commit goes on whether or not the
+    /// returned handle is awaited.
+    fn start_commit(&self, changes: Vec<Change>, locked: Locked) -> Committing {
         let changes: Vec<Change> = changes
             .into_iter()
             .filter(|c| c.before != c.after)
             .collect();
         if changes.is_empty() {
             drop(locked);
-            return Ok(());
+            return Committing(None);
         }
         let mut batch = WriteBatch::new();
         for c in &changes {
@@ -326,7 +352,6 @@ impl Replica {
                 }
             }
         })
-        .await
     }
 
     /// This replica's stored set bytes for several keys, read on the calling thread: reads
@@ -399,15 +424,22 @@ impl Replica {
         node_id: &str,
         limits: Limits,
     ) -> Result<Updated, ReplicaError> {
-        self.update_once(key, ctx, value, expires_at_ms, node_id, limits, None)
-            .await
+        let (updated, committing) = self
+            .start_update(key, ctx, value, expires_at_ms, node_id, limits, None)
+            .await?;
+        committing.wait().await?;
+        Ok(updated)
     }
 
-    /// [`Replica::update`] recording `receipt` in the same stored set, unless the set already
-    /// holds an unexpired receipt of its token (checked under the key's lock): then nothing is
+    /// [`Replica::update`] that returns as soon as the new set is handed to the engine: the
+    /// set is known (and may be shipped to other replicas) while its commit is still in
+    /// flight; the returned handle says when it is durable. The key stays locked until then.
+    ///
+    /// With a `receipt`, it is recorded in the same stored set, unless the set already holds
+    /// an unexpired receipt of its token (checked under the key's lock): then nothing is
     /// written and that receipt is returned in [`Updated::replayed`].
     #[allow(clippy::too_many_arguments)]
-    pub async fn update_once(
+    pub async fn start_update(
         &self,
         key: &str,
         ctx: Option<Context>,
@@ -416,7 +448,7 @@ impl Replica {
         node_id: &str,
         limits: Limits,
         receipt: Option<Receipt>,
-    ) -> Result<Updated, ReplicaError> {
+    ) -> Result<(Updated, Committing), ReplicaError> {
         let locked = self.lock_keys(&[key]).await;
         let before = self.load_raw(key)?;
         let prior = before
@@ -432,38 +464,35 @@ impl Replica {
         });
         if let Some(held) = held {
             let set = prior.clone().unwrap_or_default();
-            return Ok(Updated {
+            let updated = Updated {
                 prior,
                 set,
                 replayed: Some(held),
-            });
+            };
+            return Ok((updated, Committing(None)));
         }
         let mut set = prior.clone().unwrap_or_default();
         let ctx = ctx.unwrap_or_else(|| set.context());
-        // No entry of our own: we no longer know what we minted for this key.
-        let floor = match set.counter_of(node_id) {
-            0 => self.floor.next(self).await?,
-            _ => 0,
-        };
+        let floor = self.floor.next(self).await?;
         set.update_at_least(&ctx, value, expires_at_ms, node_id, now_ms(), floor);
         if let Some(receipt) = receipt {
             set.record(receipt);
         }
         set.prune(&limits);
-        self.commit(
+        let committing = self.start_commit(
             vec![Change {
                 key: key.to_string(),
                 before,
                 after: Some(set.encode()),
             }],
             locked,
-        )
-        .await?;
-        Ok(Updated {
+        );
+        let updated = Updated {
             prior,
             set,
             replayed: None,
-        })
+        };
+        Ok((updated, committing))
     }
 
     /// Up to `limit` stored `(key, set)` pairs whose key starts with `prefix` and sorts after
@@ -671,6 +700,7 @@ impl Replica {
             book.changed(&target, old_len, new_len as u64);
             book.stored();
         })
+        .wait()
         .await?;
         Ok(Ok(()))
     }
@@ -724,6 +754,7 @@ impl Replica {
                 self.write_locked(batch, locked, move || {
                     book.changed(&target, now.len() as u64, 0)
                 })
+                .wait()
                 .await?;
                 Ok(true)
             }
@@ -881,7 +912,42 @@ mod tests {
             values.sort();
             assert_eq!(values.len(), 2, "{key}: both concurrent values are kept");
         }
-        assert!(dropped >= 20, "only {dropped} of 40 first updates were dropped waiting");
+        assert!(
+            dropped >= 20,
+            "only {dropped} of 40 first updates were dropped waiting"
+        );
+    }
+
+    /// A coordinator ships a new set while its own commit of it is in flight, so a crash can
+    /// take back its copy of a dot other replicas hold. The next dot it mints for the key must
+    /// still be a new one. (Counting on from the stored copy's own entry minted the same
+    /// counter again, for a different value.)
+    #[tokio::test]
+    async fn a_dot_taken_back_by_a_crash_is_never_minted_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = open(dir.path());
+        let update = |r: &Replica, v: u8| {
+            let r = r.clone();
+            async move {
+                r.update("k", None, Value::Data(vec![v]), None, "n", ROOMY)
+                    .await
+                    .unwrap()
+                    .set
+                    .counter_of("n")
+            }
+        };
+        update(&replica, 1).await;
+        let after_first = replica.db().get(&data_key("k")).unwrap().unwrap();
+        let taken_back = update(&replica, 2).await;
+        // The crash: the second write never reached this disk (the others have it).
+        replica.db().put(&data_key("k"), &after_first).unwrap();
+        drop(replica);
+        let replica = open(dir.path());
+        let next = update(&replica, 3).await;
+        assert!(
+            next > taken_back,
+            "counter {next} minted again after {taken_back} was taken back"
+        );
     }
 
     #[tokio::test]

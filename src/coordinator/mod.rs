@@ -21,8 +21,12 @@
 //! (`/internal/coordinate`), which forwards it again if its own view disagrees (a bounded
 //! number of hops); a forward is retried on another replica only when it never reached the
 //! first (a connection refused), so a write is never applied twice by two coordinators. That replica runs `VersionSet::update(ctx, value, expiry, its id,
-//! now)` atomically on its stored set, then sends the resulting set to the other N-1 replicas,
-//! which merge it. The answer comes after W acknowledgements, the coordinator's own included,
+//! now)` atomically on its stored set and sends the resulting set to the other N-1 replicas,
+//! which merge it, while its own commit is still in flight (one fsync's wait, not two in a row:
+//! the set is fixed once minted, and the key stays locked here until it is durable; every dot
+//! takes the node's next counter, so a crash that takes back the local copy of a shipped dot
+//! never leads to it being minted again, see `replica.rs`). The answer comes after W
+//! acknowledgements, the coordinator's own (once durable) included,
 //! or a 503 naming got/needed once `request_timeout` passes; sends still in flight keep going
 //! in the background so every reachable replica ends up with the write.
 //!

@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use super::quorum::{Event, Fanout};
 use super::{CoordError, Coordinator, effective_quorum};
 use crate::cluster::{Member, Placement, View};
+use crate::replica::Committing;
 use crate::rpc::wire::MergeAck;
 
 /// What a write sends where.
@@ -35,6 +36,9 @@ pub(super) struct Shipment<'a> {
     /// The request's `?sloppy=`, if any.
     pub sloppy: Option<bool>,
     pub deadline: Instant,
+    /// This node's own commit of the set, when still in flight: it counts toward W once
+    /// durable (`None`: already stored here).
+    pub local: Option<Committing>,
 }
 
 /// One copy of a write: to a member, or to a fallback as a hint for a member.
@@ -52,6 +56,8 @@ enum Delivered {
 /// Which members have the write, so far.
 #[derive(Default)]
 struct Tally {
+    /// This node's own copy is stored (and counts toward W).
+    stored_here: bool,
     merged: HashSet<String>,
     /// Members whose fallback stored the hint.
     stood_in: HashSet<String>,
@@ -64,7 +70,7 @@ impl Tally {
     fn count(&self, list: &[Member], me: &str, sloppy: bool) -> usize {
         list.iter()
             .filter(|m| {
-                m.id == me
+                (m.id == me && self.stored_here)
                     || self.merged.contains(&m.id)
                     || (sloppy && self.stood_in.contains(&m.id))
             })
@@ -119,7 +125,11 @@ impl Coordinator {
         } else {
             VecDeque::new()
         };
-        let mut tally = Tally::default();
+        let mut tally = Tally {
+            stored_here: s.local.is_none(),
+            ..Tally::default()
+        };
+        let mut local = s.local.map(|c| Box::pin(c.wait()));
         let enough = |t: &Tally| {
             s.placement
                 .write_sets
@@ -129,7 +139,19 @@ impl Coordinator {
         let mut hedge = Some(Instant::now() + self.hedge_after());
         while !enough(&tally) {
             let wake = hedge.map_or(s.deadline, |h| h.min(s.deadline));
-            match fanout.next(wake).await {
+            let event = match local.as_mut() {
+                Some(own) => tokio::select! {
+                    stored = own => {
+                        stored.map_err(|e| super::write::local_write_failed(s.key, e))?;
+                        local = None;
+                        tally.stored_here = true;
+                        continue;
+                    }
+                    event = fanout.next(wake) => event,
+                },
+                None => fanout.next(wake).await,
+            };
+            match event {
                 Event::Reply((d, Ok(Delivered::Merged(ack)))) => {
                     tally.merged.insert(d.member.id);
                     tally.acks.push(ack);
@@ -155,7 +177,14 @@ impl Coordinator {
                         }
                     }
                 }
-                Event::Exhausted => break,
+                // Nobody else to hear from: what is left is this node's own commit.
+                Event::Exhausted => match local.take() {
+                    Some(own) => match own.await {
+                        Ok(()) => tally.stored_here = true,
+                        Err(e) => return Err(super::write::local_write_failed(s.key, e)),
+                    },
+                    None => break,
+                },
             }
         }
         let error = (!enough(&tally)).then(|| {
