@@ -1,11 +1,14 @@
 //! ringkv-storage: the LSM engine each ringkv node keeps its replicas in.
 //!
-//! Keys and values are bytes. The engine is synchronous and knows nothing of tokio: the node calls
-//! it from blocking threads. A tour of the crate, following a write and then a read:
+//! Keys and values are bytes. The engine is synchronous and knows nothing of tokio: reads run on
+//! the caller's thread, and a caller that must not block (the node's async runtime) writes with
+//! [`Db::write_batch_then`], whose callback the engine's commit thread runs once the batch's group
+//! is committed. A tour of the crate, following a write and then a read:
 //!
 //! - [`batch`]: [`WriteBatch`], the unit of atomicity; every `put`/`delete` is a batch of one.
-//! - `db`: [`Db`], the handle; writers queue up and a leader commits the whole queue as one log
-//!   record with one fsync (group commit), then applies it to the active memtable.
+//! - `db`: [`Db`], the handle; writers queue up and a leader (a writer, or the commit thread for
+//!   submitted batches) commits the whole queue as one log record with one fsync (group commit),
+//!   then applies it to the active memtable.
 //! - `wal`: the commit log, segment files of length + crc32 framed records; recovery replays
 //!   the valid prefix and stops at the first bad record.
 //! - `memtable`: a lock-free skiplist of `(key, seq)` versions with a size budget and a small
