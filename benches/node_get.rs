@@ -1,7 +1,8 @@
 //! A single node's GET at R=1 against a bare axum handler serving an in-memory map, under the
 //! same wrk load in one run (issue 13's baseline: the node should reach half the bare handler).
 //!
-//! usage: `cargo bench --bench node_get [-- SECONDS [ROUNDS]]`   (needs `wrk` on PATH)
+//! usage: `cargo bench --bench node_get [-- SECONDS [ROUNDS]]`   (needs `wrk` on PATH;
+//! `RINGKV_BENCH_NODE=path/to/ringkv` measures that build of the node instead)
 //!
 //! Both servers answer `GET /items/key<i>` for 10k preloaded keys with 100-byte values, each in
 //! its own process with a multi-threaded tokio runtime and mimalloc (the node's allocator): the
@@ -81,7 +82,10 @@ impl Drop for Node {
 
 fn start_node() -> Node {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ringkv"))
+    // `RINGKV_BENCH_NODE` runs another build of the node (an A/B of two versions).
+    let bin = std::env::var_os("RINGKV_BENCH_NODE")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_ringkv").into());
+    let mut child = Command::new(bin)
         .args(["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir"])
         .arg(dir.path())
         .args([
