@@ -310,6 +310,16 @@ impl Replica {
         })
     }
 
+    /// The stored bytes of `key` and their decoded set.
+    fn load_both(&self, key: &str) -> Result<(Option<Vec<u8>>, Option<VersionSet>), ReplicaError> {
+        let before = self.load_raw(key)?;
+        let set = before
+            .as_deref()
+            .map(|b| Replica::decode(key, b))
+            .transpose()?;
+        Ok((before, set))
+    }
+
     fn load(&self, key: &str) -> Result<Option<VersionSet>, ReplicaError> {
         match self.load_raw(key)? {
             None => Ok(None),
@@ -381,35 +391,12 @@ impl Replica {
         incoming: VersionSet,
         limits: Limits,
     ) -> Result<Merged, ReplicaError> {
-        let locked = self.lock_keys(&[key]).await;
-        let before = self.load_raw(key)?;
-        let prior = before
-            .as_deref()
-            .map(|b| Replica::decode(key, b))
-            .transpose()?;
-        let seen = incoming.context();
-        let (prior_live, covered) = prior.as_ref().map_or((false, true), |p| {
-            let covered = p.versions().iter().all(|v| seen.covers(&v.dot));
-            (p.is_live(now_ms()), covered)
-        });
-        let mut set = prior.unwrap_or_default();
-        set.merge(&incoming);
-        set.prune(&limits);
-        let after = set.encode();
-        self.commit(
-            vec![Change {
-                key: key.to_string(),
-                before,
-                after: Some(after),
-            }],
-            locked,
-        )
-        .await?;
-        Ok(Merged {
-            set,
-            prior_live,
-            covered,
-        })
+        let mut merged = self
+            .merge_each(vec![(key.to_string(), incoming)], limits)
+            .await?;
+        merged
+            .pop()
+            .ok_or_else(|| ReplicaError::Task("a merge gave no result".into()))
     }
 
     /// Creates a new version coordinated by `node_id`, superseding what `ctx` covers, or, when
@@ -450,11 +437,7 @@ impl Replica {
         receipt: Option<Receipt>,
     ) -> Result<(Updated, Committing), ReplicaError> {
         let locked = self.lock_keys(&[key]).await;
-        let before = self.load_raw(key)?;
-        let prior = before
-            .as_deref()
-            .map(|b| Replica::decode(key, b))
-            .transpose()?;
+        let (before, prior) = self.load_both(key)?;
         let held = receipt.as_ref().and_then(|new| {
             prior
                 .as_ref()
@@ -586,12 +569,7 @@ impl Replica {
         let mut results = Vec::with_capacity(entries.len());
         for (key, incoming) in entries {
             if !current.contains_key(&key) {
-                let before = self.load_raw(&key)?;
-                let set = before
-                    .as_deref()
-                    .map(|b| Replica::decode(&key, b))
-                    .transpose()?;
-                current.insert(key.clone(), (before, set));
+                current.insert(key.clone(), self.load_both(&key)?);
             }
             let Some((_, prior)) = current.get_mut(&key) else {
                 continue;
