@@ -192,13 +192,7 @@ impl DbInner {
     /// Queues `batch` and returns once its group is committed (group commit, see module doc).
     pub(crate) fn write(&self, batch: WriteBatch) -> Result<()> {
         let shared = &self.shared;
-        shared.check_poisoned()?;
-        if !batch.fits_format() {
-            return Err(Error::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "key or value longer than 4 GiB",
-            )));
-        }
+        admit(shared, &batch)?;
         let mut q = shared.queue.lock();
         let ticket = q.next_ticket;
         q.next_ticket += 1;
@@ -219,14 +213,8 @@ impl DbInner {
     /// (see the module doc), or at once when the engine is poisoned or shutting down.
     pub(crate) fn submit(&self, batch: WriteBatch, done: Done) {
         let shared = &self.shared;
-        if let Err(e) = shared.check_poisoned() {
+        if let Err(e) = admit(shared, &batch) {
             return done(Err(e));
-        }
-        if !batch.fits_format() {
-            return done(Err(Error::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "key or value longer than 4 GiB",
-            ))));
         }
         let mut q = shared.queue.lock();
         if q.closed {
@@ -320,6 +308,18 @@ impl DbInner {
             let _ = handle.join();
         }
     }
+}
+
+/// Whether `batch` may be queued: the engine is not poisoned and the batch fits the log format.
+fn admit(shared: &Shared, batch: &WriteBatch) -> Result<()> {
+    shared.check_poisoned()?;
+    if !batch.fits_format() {
+        return Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "key or value longer than 4 GiB",
+        )));
+    }
+    Ok(())
 }
 
 impl Drop for DbInner {
