@@ -2,10 +2,10 @@
 //!
 //! Request counts and latency histograms are keyed by (method, route template, status), so
 //! `/items/{key}` is one series whatever the key. The maps sit behind a plain mutex held only
-//! for a hash-map update (never across an await). Storage figures are read from the engine's
-//! `Stats` when scraped.
+//! for a hash-map update (never across an await); recording a request into a series that
+//! exists allocates nothing. Storage figures are read from the engine's `Stats` when scraped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,10 +25,14 @@ struct Histogram {
 
 type Series = (String, String, u16);
 
+/// The request series of one route: `(method, status, histogram)`, a handful each.
+type RouteSeries = Vec<(String, u16, Histogram)>;
+
 /// The node's counters.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<Series, Histogram>>,
+    /// Keyed by route first, so a request finds its series by borrowed `&str`s.
+    requests: Mutex<HashMap<String, RouteSeries>>,
     quorum_failures: Mutex<BTreeMap<String, u64>>,
     read_repairs: AtomicU64,
     moved_keys: AtomicU64,
@@ -152,9 +156,20 @@ impl Metrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        let h = map
-            .entry((method.to_string(), route.to_string(), status))
-            .or_default();
+        if !map.contains_key(route) {
+            map.insert(route.to_string(), Vec::new());
+        }
+        let series = map.get_mut(route).expect("inserted above");
+        let h = match series
+            .iter()
+            .position(|(m, s, _)| m == method && *s == status)
+        {
+            Some(i) => &mut series[i].2,
+            None => {
+                series.push((method.to_string(), status, Histogram::default()));
+                &mut series.last_mut().expect("just pushed").2
+            }
+        };
         h.count += 1;
         h.sum += secs;
         for (i, bound) in BUCKETS.iter().enumerate() {
@@ -193,11 +208,17 @@ impl Metrics {
     /// The exposition text, storage figures included.
     pub fn render(&self, storage: &ringkv_storage::Stats, members: usize) -> String {
         let mut out = String::new();
-        let requests = self
+        let requests: BTreeMap<Series, Histogram> = self
             .requests
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone();
+            .iter()
+            .flat_map(|(route, series)| {
+                series.iter().map(|(method, status, h)| {
+                    ((method.clone(), route.clone(), *status), h.clone())
+                })
+            })
+            .collect();
         out.push_str("# HELP ringkv_http_requests_total HTTP requests served.\n");
         out.push_str("# TYPE ringkv_http_requests_total counter\n");
         for ((method, route, status), h) in &requests {
