@@ -108,7 +108,10 @@ pub async fn open_node_on(
         dir,
     )?);
     let background = Arc::new(Background::new());
-    let rpc = RpcClient::new(config.rpc_timeout(), config.cluster_secret.as_deref())?;
+    let rpc = RpcClient::new(config.rpc_timeout(), config.cluster_secret.as_deref())?.with_streams(
+        background.clone(),
+        crate::api::internal::body_limit(config.max_value_bytes),
+    );
     let metrics = Arc::new(crate::metrics::Metrics::default());
     let (membership, first) = Membership::open(
         cluster.clone(),

@@ -5,25 +5,33 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::{CONNECTION, UPGRADE};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use hyper_util::rt::TokioIo;
+use tower::ServiceExt as _;
 
 use super::ApiError;
 use crate::cluster::Phase;
 use crate::coordinator::{ForwardedOutcome, WriteRequest};
 use crate::node::Node;
 use crate::rebalance::MoveFilter;
-use crate::rpc::{AdoptRequest, Identity, MoveRequest, ScanRequest, wire};
+use crate::rpc::{AdoptRequest, Identity, MoveRequest, ScanRequest, stream, wire};
 
-/// The internal router. Its body limit allows a full version set (several siblings of the
-/// largest value) and batches of them.
+/// The largest body of an internal call: a full version set (several siblings of the largest
+/// value) and batches of them. Also the largest frame of a node-to-node stream.
+pub fn body_limit(max_value_bytes: usize) -> usize {
+    max_value_bytes.saturating_mul(64).saturating_add(64 << 20)
+}
+
+/// The internal router, with [`body_limit`].
 pub fn router(max_value_bytes: usize) -> Router<Arc<Node>> {
-    let limit = max_value_bytes.saturating_mul(64).saturating_add(64 << 20);
+    let limit = body_limit(max_value_bytes);
     Router::new()
         .route("/internal/gossip", post(gossip))
         .route("/internal/read", post(read))
@@ -41,6 +49,75 @@ pub fn router(max_value_bytes: usize) -> Router<Arc<Node>> {
         .route("/internal/ae/tree", post(ae_tree))
         .route("/internal/ae/keys", post(ae_keys))
         .layer(DefaultBodyLimit::max(limit))
+}
+
+/// Opens a node-to-node stream (see [`crate::rpc::stream`]): answers `101 Switching Protocols`
+/// and serves the caller's frames through the internal routes, as a supervised worker. The
+/// guard checked the cluster secret on this request, once for the whole stream.
+pub async fn stream(State(node): State<Arc<Node>>, mut req: Request) -> Response {
+    let asked = req.headers().get(UPGRADE).is_some_and(|v| {
+        v.as_bytes()
+            .eq_ignore_ascii_case(stream::PROTOCOL.as_bytes())
+    });
+    if !asked {
+        return ApiError::bad_request(format!(
+            "this route upgrades the connection to `{}` (Upgrade header)",
+            stream::PROTOCOL
+        ))
+        .into_response();
+    }
+    if node.background.is_stopping() {
+        return ApiError::unavailable("the node is shutting down").into_response();
+    }
+    let upgrade = hyper::upgrade::on(&mut req);
+    let limit = body_limit(node.config.max_value_bytes);
+    let dispatch = dispatcher(node.clone());
+    node.background
+        .worker("stream from a peer", move |token| async move {
+            match upgrade.await {
+                Ok(io) => stream::serve(TokioIo::new(io), dispatch, limit, token).await,
+                Err(e) => tracing::debug!("a stream upgrade failed: {e}"),
+            }
+        });
+    (
+        StatusCode::SWITCHING_PROTOCOLS,
+        [(CONNECTION, "upgrade"), (UPGRADE, stream::PROTOCOL)],
+    )
+        .into_response()
+}
+
+/// Runs a stream's calls through the internal routes, each admitted, timed out and counted
+/// as an HTTP call is.
+fn dispatcher(node: Arc<Node>) -> stream::Dispatch {
+    let router: Router = router(node.config.max_value_bytes)
+        .layer(axum::middleware::from_fn_with_state(
+            node.clone(),
+            super::admit_layer,
+        ))
+        .with_state(node);
+    Arc::new(move |post, path, body| {
+        let router = router.clone();
+        Box::pin(async move {
+            let method = if post { Method::POST } else { Method::GET };
+            let req = match Request::builder()
+                .method(method)
+                .uri(&path)
+                .body(Body::from(body))
+            {
+                Ok(req) => req,
+                Err(e) => return (StatusCode::BAD_REQUEST, Bytes::from(e.to_string())),
+            };
+            let Ok(resp) = router.oneshot(req).await;
+            let status = resp.status();
+            match axum::body::to_bytes(resp.into_body(), usize::MAX).await {
+                Ok(body) => (status, body),
+                Err(e) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Bytes::from(e.to_string()),
+                ),
+            }
+        })
+    })
 }
 
 fn storage_error(e: impl std::fmt::Display) -> ApiError {

@@ -12,11 +12,12 @@ mod docs;
 mod error;
 pub mod extract;
 mod history;
-mod internal;
+pub mod internal;
 mod items;
 mod openapi;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -57,6 +58,7 @@ pub fn router(node: Arc<Node>) -> Router {
     Router::new()
         .merge(public)
         .merge(internal::router(node.config.max_value_bytes))
+        .route(crate::rpc::stream::PATH, get(internal::stream))
         .route("/openapi.json", get(openapi::serve))
         .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")))
         .fallback(error::no_route)
@@ -110,43 +112,73 @@ fn check_secret(node: &Node, req: &Request) -> Result<(), ApiError> {
     }
 }
 
-/// Cluster secret, concurrency limit, whole-request timeout and metrics for every request.
+/// Cluster secret, then [`admit`], for every request over HTTP.
 async fn guard(State(node): State<Arc<Node>>, req: Request, next: Next) -> Response {
+    if let Err(e) = check_secret(&node, &req) {
+        let route = route_of(&req);
+        node.metrics.observe(
+            req.method().as_str(),
+            route_str(&route),
+            401,
+            Duration::ZERO,
+        );
+        return e.into_response();
+    }
+    admit(&node, req, next).await
+}
+
+/// The route template a request matched, for metrics (a cheap clone of a shared string).
+fn route_of(req: &Request) -> Option<MatchedPath> {
+    req.extensions().get::<MatchedPath>().cloned()
+}
+
+fn route_str(route: &Option<MatchedPath>) -> &str {
+    route.as_ref().map_or("unmatched", |p| p.as_str())
+}
+
+/// Concurrency limit, whole-request timeout and metrics: for every request over HTTP, and every
+/// call over a node-to-node stream (whose secret was checked once, at its handshake).
+async fn admit(node: &Node, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let route = route_of(&req);
+    let internal = req.uri().path().starts_with("/internal/");
     // The coordinator answers 503 itself at request_timeout; this backstop covers everything
     // else (a forwarded write may take the remote's request timeout plus one RPC).
     let backstop = node.config.request_timeout() * 2 + Duration::from_secs(1);
-    if let Err(e) = check_secret(&node, &req) {
-        node.metrics
-            .observe(method.as_str(), &route, 401, started.elapsed());
-        return e.into_response();
-    }
     // Node-to-node calls have their own admission limit, so clients cannot starve them.
-    let limiter = if req.uri().path().starts_with("/internal/") {
-        node.internal_limiter.clone()
+    let limiter = if internal {
+        &node.internal_limiter
     } else {
-        node.limiter.clone()
+        &node.limiter
     };
-    let response = match tokio::time::timeout(backstop, limiter.acquire_owned()).await {
-        Ok(Ok(_permit)) => match tokio::time::timeout(backstop, next.run(req)).await {
-            Ok(response) => response,
-            Err(_) => ApiError::unavailable("the request timed out").into_response(),
-        },
+    // One timer for the wait for a slot and the request itself.
+    let admitted = AtomicBool::new(false);
+    let run = async {
+        let _permit = limiter.acquire().await.ok()?;
+        admitted.store(true, Ordering::Relaxed);
+        Some(next.run(req).await)
+    };
+    let response = match tokio::time::timeout(backstop, run).await {
+        Ok(Some(response)) => response,
+        Err(_) if admitted.load(Ordering::Relaxed) => {
+            ApiError::unavailable("the request timed out").into_response()
+        }
         _ => ApiError::unavailable("the node is overloaded: too many concurrent requests")
             .into_response(),
     };
     node.metrics.observe(
         method.as_str(),
-        &route,
+        route_str(&route),
         response.status().as_u16(),
         started.elapsed(),
     );
     response
+}
+
+/// [`admit`] as a layer, for the calls that arrive over a node-to-node stream.
+async fn admit_layer(State(node): State<Arc<Node>>, req: Request, next: Next) -> Response {
+    admit(&node, req, next).await
 }
 
 #[cfg(test)]

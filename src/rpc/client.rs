@@ -2,13 +2,16 @@
 //! on every call, and typed results. A peer's error answer is an [`RpcError::Status`], not a
 //! success: the coordinator counts only real acknowledgements toward a quorum.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
 use ringkv_versions::VersionSet;
 
+use super::stream::Streams;
 use super::{AdoptRequest, Identity, MoveRequest, ScanRequest, wire};
+use crate::background::Background;
 
 /// Why a call to another node failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -65,6 +68,23 @@ const JSON: &str = "application/json";
 pub struct RpcClient {
     http: reqwest::Client,
     timeout: Duration,
+    secret: Option<reqwest::header::HeaderValue>,
+    /// The node's streams to its peers, which carry the hot calls (`None`: all over HTTP).
+    streams: Option<Arc<Streams>>,
+}
+
+/// The routes that go over a peer's stream when it has one: the small, frequent calls. Bulk
+/// transfers (scans, data movement, anti-entropy) keep their own HTTP requests, so a large
+/// answer never holds up the replica calls queued behind it.
+const STREAMED: [&str; 3] = ["/internal/reads", "/internal/merges", "/internal/hint"];
+
+/// `host:port` of a URL, as a `Host` header names it.
+pub(super) fn authority(url: &url::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_string(),
+        _ => String::new(),
+    }
 }
 
 impl RpcClient {
@@ -72,11 +92,15 @@ impl RpcClient {
     /// `X-Cluster-Secret` header.
     pub fn new(timeout: Duration, secret: Option<&str>) -> anyhow::Result<RpcClient> {
         let mut headers = reqwest::header::HeaderMap::new();
-        if let Some(secret) = secret {
-            let mut value = reqwest::header::HeaderValue::from_str(secret)?;
-            value.set_sensitive(true);
-            headers.insert(super::SECRET_HEADER, value);
-        }
+        let secret = match secret {
+            Some(secret) => {
+                let mut value = reqwest::header::HeaderValue::from_str(secret)?;
+                value.set_sensitive(true);
+                headers.insert(super::SECRET_HEADER, value.clone());
+                Some(value)
+            }
+            None => None,
+        };
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .pool_max_idle_per_host(512)
@@ -85,11 +109,62 @@ impl RpcClient {
             .connect_timeout(timeout)
             .timeout(timeout)
             .build()?;
-        Ok(RpcClient { http, timeout })
+        Ok(RpcClient {
+            http,
+            timeout,
+            secret,
+            streams: None,
+        })
+    }
+
+    /// This client, with the hot calls over one stream per peer (see [`super::stream`]) whose
+    /// connections run as workers of `bg` and carry frames up to `max_frame` bytes.
+    pub fn with_streams(mut self, bg: Arc<Background>, max_frame: usize) -> RpcClient {
+        self.streams = Some(Arc::new(Streams::new(
+            bg,
+            self.timeout,
+            self.secret.clone(),
+            max_frame,
+        )));
+        self
     }
 
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// POSTs `body` (octets) to `path` on the peer at `base`: over its stream when the route is
+    /// one of [`STREAMED`] and the peer has streams, else over HTTP.
+    async fn exchange(
+        &self,
+        base: &str,
+        path: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<(StatusCode, bytes::Bytes), RpcError> {
+        if let Some(streams) = self.streams.as_ref().filter(|_| STREAMED.contains(&path))
+            && let Some(answer) = streams.call(base, true, path, &body, timeout).await?
+        {
+            return Ok(answer);
+        }
+        let url = format!("{base}{path}");
+        self.call(reqwest::Method::POST, url, Some((body, OCTETS)), timeout)
+            .await
+    }
+
+    /// [`Self::exchange`], with any status but success turned into [`RpcError::Status`].
+    async fn exchange_ok(
+        &self,
+        base: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<bytes::Bytes, RpcError> {
+        let (status, bytes) = self.exchange(base, path, body, self.timeout).await?;
+        if status.is_success() {
+            Ok(bytes)
+        } else {
+            Err(Self::fail(&format!("{base}{path}"), status, &bytes))
+        }
     }
 
     async fn call(
@@ -212,8 +287,8 @@ impl RpcClient {
         base: &str,
         reads: &[(String, wire::Want)],
     ) -> Result<Vec<wire::ReadAnswer>, RpcError> {
-        let url = format!("{base}/internal/reads");
-        self.post_frames(&url, wire::encode_reads(reads), wire::decode_answer)
+        let body = wire::encode_reads(reads);
+        self.post_frames(base, "/internal/reads", body, wire::decode_answer)
             .await
     }
 
@@ -224,33 +299,29 @@ impl RpcClient {
         base: &str,
         entries: &[(String, std::sync::Arc<Vec<u8>>)],
     ) -> Result<Vec<wire::MergeAck>, RpcError> {
-        let url = format!("{base}/internal/merges");
         let mut body = Vec::with_capacity(entries.iter().map(|(k, s)| k.len() + s.len() + 8).sum());
         for (key, set) in entries {
             wire::put_entry(&mut body, key, set);
         }
-        self.post_frames(&url, body, wire::MergeAck::decode).await
+        self.post_frames(base, "/internal/merges", body, wire::MergeAck::decode)
+            .await
     }
 
-    /// POSTs `body` (octets) to `url` and decodes the answer's frames, one `T` each.
+    /// POSTs `body` (octets) to `path` on `base` and decodes the answer's frames, one `T` each.
     async fn post_frames<T, E: std::fmt::Display>(
         &self,
-        url: &str,
+        base: &str,
+        path: &str,
         body: Vec<u8>,
         decode: impl Fn(&[u8]) -> Result<T, E>,
     ) -> Result<Vec<T>, RpcError> {
-        let bytes = self
-            .call_ok(
-                reqwest::Method::POST,
-                url,
-                Some((body, OCTETS)),
-                self.timeout,
-            )
-            .await?;
-        let frames = wire::decode_frames(&bytes).map_err(|e| Self::undecodable(url, e))?;
+        let bytes = self.exchange_ok(base, path, body).await?;
+        let undecodable =
+            |e: &dyn std::fmt::Display| Self::undecodable(&format!("{base}{path}"), e);
+        let frames = wire::decode_frames(&bytes).map_err(|e| undecodable(&e))?;
         frames
             .iter()
-            .map(|f| decode(f).map_err(|e| Self::undecodable(url, e)))
+            .map(|f| decode(f).map_err(|e| undecodable(&e)))
             .collect()
     }
 
@@ -331,15 +402,8 @@ impl RpcClient {
         key: &str,
         set: &[u8],
     ) -> Result<(), RpcError> {
-        let url = format!("{base}/internal/hint");
         let body = wire::encode_hint(owner, key, set);
-        self.call_ok(
-            reqwest::Method::POST,
-            &url,
-            Some((body, OCTETS)),
-            self.timeout,
-        )
-        .await?;
+        self.exchange_ok(base, "/internal/hint", body).await?;
         Ok(())
     }
 

@@ -5,7 +5,9 @@
 //! The hot paths (replica reads, merges, scans, data movement) carry version sets as compact
 //! binary frames (see [`wire`]); gossip carries the gossip crate's own encoding; the rare
 //! control messages (forwarded writes, joins) are JSON. Every call has a timeout; connections
-//! are pooled and kept alive.
+//! are pooled and kept alive. The hot calls (reads, merges, hints) go over one multiplexed
+//! stream per peer ([`stream`]) carrying the same routes and bodies as frames; everything else,
+//! and every call to a peer without streams, is one HTTP request.
 //!
 //! | route | body | answer |
 //! |---|---|---|
@@ -20,9 +22,14 @@
 //! | `POST /internal/ae/tree` | JSON `anti_entropy::exchange::TreeRequest` | 200 digests (u64 BE each), 409 other ring |
 //! | `POST /internal/ae/keys` | JSON `anti_entropy::exchange::KeysRequest` | 200 `(key, digest)` listing, 409 other ring |
 //! | `POST /internal/adopt` | JSON [`AdoptRequest`] | JSON [`Identity`] (after it started joining) |
+//! | `POST /internal/reads` | [`wire`] reads | 200 [`wire`] frames: one answer per read |
+//! | `POST /internal/merges` | [`wire`] entries | 200 [`wire`] frames: one [`wire::MergeAck`] each |
+//! | `POST /internal/hint` | [`wire`] hint | 204, 507 refused by a cap, 503 handoff disabled |
+//! | `GET /internal/stream` | upgrade to `ringkv-rpc/1` | 101, then [`stream`] frames |
 
 pub mod batch;
 pub mod client;
+pub mod stream;
 pub mod wire;
 
 use serde::{Deserialize, Serialize};
