@@ -3,7 +3,9 @@
 # for each round, each binary in turn starts `ringkv dev` (3 nodes, N=3, R=W=2, fsync on every
 # write), gets 10k keys preloaded, then `wrk -t2 -c64 --latency` puts and gets for SECONDS each,
 # through 127.0.0.1:7777 (the load of ../shared/bench/side-by-side.sh). Prints every run, then
-# the median requests/s and p99 per binary and workload.
+# the median requests/s, p99 and CPU per request (the dev process's user+system time over the
+# run divided by the requests wrk counted: steadier than requests/s on a noisy machine) per
+# binary and workload.
 #
 # usage: scripts/perf-ab.sh SECONDS ROUNDS BIN [BIN...]     (needs wrk and python3)
 set -euo pipefail
@@ -26,9 +28,14 @@ def put(i):
     urllib.request.urlopen(req).read()
 with ThreadPoolExecutor(16) as ex: list(ex.map(put, range(1, 10001)))
 PY
+  local hz; hz=$(getconf CLK_TCK)
   for w in put get; do
-    local r; r=$(wrk -t2 -c64 -d"${secs}s" --latency -s "$lua/ringkv-$w.lua" http://127.0.0.1:7777 2>&1)
-    echo "$2 $w $(echo "$r" | awk '/Requests\/sec/{print $2}') $(echo "$r" | awk '$1=="99%"{print $2}') $(echo "$r" | awk '/Non-2xx/{print $NF}')"
+    local t0 t1 r n
+    t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
+    r=$(wrk -t2 -c64 -d"${secs}s" --latency -s "$lua/ringkv-$w.lua" http://127.0.0.1:7777 2>&1)
+    t1=$(awk '{print $14+$15}' "/proc/$pid/stat")
+    n=$(echo "$r" | awk '/requests in/{print $1}')
+    echo "$2 $w $(echo "$r" | awk '/Requests\/sec/{print $2}') $(echo "$r" | awk '$1=="99%"{print $2}') $(awk -v a="$t0" -v b="$t1" -v n="$n" -v hz="$hz" 'BEGIN{printf "%.1f", (b-a)*1e6/hz/n}') $(echo "$r" | awk '/Non-2xx/{print $NF}')"
   done
   kill -INT "$pid"; wait "$pid" 2>/dev/null || true
 }
@@ -50,7 +57,8 @@ def ms(t):
 runs = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     parts = line.split()
-    if len(parts) >= 4: runs[(parts[0], parts[1])].append((float(parts[2]), ms(parts[3])))
+    if len(parts) >= 5: runs[(parts[0], parts[1])].append((float(parts[2]), ms(parts[3]), float(parts[4])))
 for (label, w), vals in sorted(runs.items()):
-    print(f"{label} {w} rps={statistics.median(v[0] for v in vals):.0f} p99={statistics.median(v[1] for v in vals):.1f}ms runs={len(vals)}")
+    med = lambda i: statistics.median(v[i] for v in vals)
+    print(f"{label} {w} rps={med(0):.0f} p99={med(1):.1f}ms cpu_us_per_req={med(2):.1f} runs={len(vals)}")
 PY
