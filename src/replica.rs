@@ -26,6 +26,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::ops::Bound;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use ringkv_storage::{CompactionFilter, Db, FilterDecision, WriteBatch};
@@ -67,8 +68,11 @@ pub fn now_ms() -> u64 {
 
 /// The result of a local update: the set before and after.
 pub struct Updated {
-    pub prior: Option<VersionSet>,
+    /// The copy before the update had a live value (at the time of the update).
+    pub prior_live: bool,
     pub set: VersionSet,
+    /// `set` as stored, encoded once and shared with the replicas it is shipped to.
+    pub encoded: Arc<Vec<u8>>,
     /// The stored receipt of the update's idempotency token, when the set already held one:
     /// nothing was written (`set` is the stored set), the caller answers from the receipt.
     pub replayed: Option<Receipt>,
@@ -445,16 +449,17 @@ impl Replica {
                 .filter(|old| old.recorded_at_ms >= limits.receipts_since_ms)
                 .cloned()
         });
+        let prior_live = prior.as_ref().is_some_and(|p| p.is_live(now_ms()));
+        let mut set = prior.unwrap_or_default();
         if let Some(held) = held {
-            let set = prior.clone().unwrap_or_default();
             let updated = Updated {
-                prior,
+                prior_live,
+                encoded: Arc::new(set.encode()),
                 set,
                 replayed: Some(held),
             };
             return Ok((updated, Committing(None)));
         }
-        let mut set = prior.clone().unwrap_or_default();
         let ctx = ctx.unwrap_or_else(|| set.context());
         let floor = self.floor.next(self).await?;
         set.update_at_least(&ctx, value, expires_at_ms, node_id, now_ms(), floor);
@@ -462,17 +467,19 @@ impl Replica {
             set.record(receipt);
         }
         set.prune(&limits);
+        let encoded = set.encode();
         let committing = self.start_commit(
             vec![Change {
                 key: key.to_string(),
                 before,
-                after: Some(set.encode()),
+                after: Some(encoded.clone()),
             }],
             locked,
         );
         let updated = Updated {
-            prior,
+            prior_live,
             set,
+            encoded: Arc::new(encoded),
             replayed: None,
         };
         Ok((updated, committing))
@@ -564,39 +571,48 @@ impl Replica {
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let locked = self.lock_keys(&refs).await;
         let now = now_ms();
-        let mut current: std::collections::HashMap<String, (Option<Vec<u8>>, Option<VersionSet>)> =
-            std::collections::HashMap::new();
+        // Entries of one key still to come: a key's set is encoded for the batch at its last
+        // entry, and cloned for a result only when another entry of it follows (so the common
+        // batch, one entry a key, moves sets instead of copying them).
+        let mut left: HashMap<&str, usize> = HashMap::with_capacity(refs.len());
+        for key in &refs {
+            *left.entry(key).or_default() += 1;
+        }
+        let mut current: HashMap<String, (Option<Vec<u8>>, Option<VersionSet>)> = HashMap::new();
+        let mut changes = Vec::with_capacity(refs.len());
         let mut results = Vec::with_capacity(entries.len());
         for (key, incoming) in entries {
-            if !current.contains_key(&key) {
-                current.insert(key.clone(), self.load_both(&key)?);
-            }
-            let Some((_, prior)) = current.get_mut(&key) else {
-                continue;
+            let (before, prior) = match current.remove(&key) {
+                Some(held) => held,
+                None => self.load_both(&key)?,
             };
             let seen = incoming.context();
             let (prior_live, covered) = prior.as_ref().map_or((false, true), |p| {
                 let covered = p.versions().iter().all(|v| seen.covers(&v.dot));
                 (p.is_live(now), covered)
             });
-            let mut set = prior.clone().unwrap_or_default();
+            let mut set = prior.unwrap_or_default();
             set.merge(&incoming);
             set.prune(&limits);
-            *prior = Some(set.clone());
+            let remaining = left.get_mut(key.as_str()).expect("every key was counted");
+            *remaining -= 1;
+            let set = if *remaining > 0 {
+                current.insert(key, (before, Some(set.clone())));
+                set
+            } else {
+                changes.push(Change {
+                    after: Some(set.encode()),
+                    key,
+                    before,
+                });
+                set
+            };
             results.push(Merged {
                 set,
                 prior_live,
                 covered,
             });
         }
-        let changes = current
-            .into_iter()
-            .map(|(key, (before, set))| Change {
-                key,
-                before,
-                after: set.map(|s| s.encode()),
-            })
-            .collect();
         self.commit(changes, locked).await?;
         Ok(results)
     }
@@ -954,7 +970,7 @@ mod tests {
             .update("k", None, Value::Data(b"1".to_vec()), None, "a", ROOMY)
             .await
             .unwrap();
-        assert!(first.prior.is_none());
+        assert!(!first.prior_live);
         // A set that descends from what is stored: covered, and the prior copy was live.
         let mut next = first.set.clone();
         next.update(

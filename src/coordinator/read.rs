@@ -133,11 +133,11 @@ impl Coordinator {
                 return;
             }
             merged.prune(&this.cluster.settings().settings.versioning.limits());
-            let encoded = merged.encode();
+            let encoded = std::sync::Arc::new(merged.encode());
             let want = crate::rpc::wire::digest(&encoded);
             let mut stale: Vec<Member> = got
                 .into_iter()
-                .filter(|(_, copy)| copy.as_ref().is_none_or(|c| c.encode() != encoded))
+                .filter(|(_, copy)| copy.as_ref().is_none_or(|c| c.encode() != *encoded))
                 .map(|(m, _)| m)
                 .collect();
             let probes = unasked.into_iter().map(|m| {
@@ -155,7 +155,7 @@ impl Coordinator {
             }
             for m in stale {
                 this.metrics.read_repair();
-                if let Err(e) = this.replicas.merge(&m, &key, &merged, &encoded).await {
+                if let Err(e) = this.replicas.merge(&m, &key, &encoded).await {
                     tracing::debug!(peer = %m.id, "read repair failed: {e}");
                 }
             }

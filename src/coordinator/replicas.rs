@@ -108,20 +108,20 @@ impl Replicas {
         }
     }
 
-    /// Merges `set` (with its encoding) into one replica's copy of `key`; the ack says what
-    /// that copy held before.
+    /// Merges a set (`encoded`) into one replica's copy of `key`; the ack says what that copy
+    /// held before.
     pub async fn merge(
         &self,
         m: &Member,
         key: &str,
-        set: &VersionSet,
-        encoded: &[u8],
+        encoded: &Arc<Vec<u8>>,
     ) -> Result<MergeAck, CallError> {
         if self.is_self(m) {
             let limits = self.cluster.settings().settings.versioning.limits();
+            let set = VersionSet::decode(encoded).map_err(|e| e.to_string())?;
             return self
                 .replica
-                .merge(key, set.clone(), limits)
+                .merge(key, set, limits)
                 .await
                 .map(|merged| MergeAck {
                     prior_live: merged.prior_live,
@@ -132,7 +132,7 @@ impl Replicas {
         }
         self.check_alive(m)?;
         self.merges
-            .call(&m.url, (key.to_string(), Arc::new(encoded.to_vec())))
+            .call(&m.url, (key.to_string(), encoded.clone()))
             .await
             .map_err(|e| e.to_string())
     }

@@ -30,6 +30,8 @@ use crate::rpc::wire::MergeAck;
 pub(super) struct Shipment<'a> {
     pub key: &'a str,
     pub set: &'a VersionSet,
+    /// `set`'s encoding (what goes over the wire and into hints).
+    pub encoded: Arc<Vec<u8>>,
     pub placement: &'a Placement,
     pub view: &'a Arc<View>,
     pub w: usize,
@@ -86,8 +88,7 @@ impl Coordinator {
         let hinting = settings.hinted_handoff.enabled;
         let sloppy = hinting && s.sloppy.unwrap_or(settings.quorum.sloppy);
         let me = self.cluster.self_id.clone();
-        let encoded = Arc::new(s.set.encode());
-        let set = Arc::new(s.set.clone());
+        let encoded = s.encoded.clone();
         let others: Vec<Dest> = s
             .placement
             .writes
@@ -99,18 +100,13 @@ impl Coordinator {
             })
             .collect();
         let (replicas, key) = (self.replicas.clone(), s.key.to_string());
-        let (op_set, op_encoded) = (set.clone(), encoded.clone());
+        let op_encoded = encoded.clone();
         let mut fanout = Fanout::start(&self.bg, others.clone(), others.len(), move |d: Dest| {
-            let (replicas, key, set, encoded) = (
-                replicas.clone(),
-                key.clone(),
-                op_set.clone(),
-                op_encoded.clone(),
-            );
+            let (replicas, key, encoded) = (replicas.clone(), key.clone(), op_encoded.clone());
             async move {
                 match d.hint_for {
                     None => replicas
-                        .merge(&d.member, &key, &set, &encoded)
+                        .merge(&d.member, &key, &encoded)
                         .await
                         .map(Delivered::Merged),
                     Some(owner) => replicas
@@ -202,7 +198,7 @@ impl Coordinator {
             }
         });
         let acks = std::mem::take(&mut tally.acks);
-        self.finish_in_background(fanout, tally, others, s.key, set, hinting);
+        self.finish_in_background(fanout, tally, others, s.key, s.set, hinting);
         match error {
             None => Ok(acks),
             Some(e) => {
@@ -244,7 +240,7 @@ impl Coordinator {
         mut tally: Tally,
         others: Vec<Dest>,
         key: &str,
-        set: Arc<VersionSet>,
+        set: &VersionSet,
         hinting: bool,
     ) {
         let all_done = others
@@ -253,7 +249,7 @@ impl Coordinator {
         if all_done {
             return;
         }
-        let (this, key) = (self.clone(), key.to_string());
+        let (this, key, set) = (self.clone(), key.to_string(), set.clone());
         self.bg.tail(async move {
             let mut pending = fanout.into_pending();
             while let Some(reply) = futures::StreamExt::next(&mut pending).await {
@@ -274,7 +270,7 @@ impl Coordinator {
                 if tally.merged.contains(id) || tally.stood_in.contains(id) {
                     continue;
                 }
-                match this.replica.store_hint(id, &key, (*set).clone(), caps).await {
+                match this.replica.store_hint(id, &key, set.clone(), caps).await {
                     Ok(Ok(())) => tracing::debug!(owner = %id, "kept a hint for `{key}`"),
                     Ok(Err(reason)) => {
                         tracing::warn!(owner = %id, reason = reason.as_str(), "hint for `{key}` refused")

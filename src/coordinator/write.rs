@@ -280,11 +280,12 @@ impl Coordinator {
         }
         let created = match live_before {
             Some(live) => !live,
-            None => !updated.prior.as_ref().is_some_and(|p| p.is_live(now)),
+            None => !updated.prior_live,
         };
         self.replicate(Shipment {
             key: &req.key,
             set: &updated.set,
+            encoded: updated.encoded.clone(),
             placement,
             view,
             w,
@@ -324,6 +325,7 @@ impl Coordinator {
         self.replicate(Shipment {
             key: &req.key,
             set: &stored.set,
+            encoded: Arc::new(stored.set.encode()),
             placement,
             view,
             w,
@@ -358,9 +360,10 @@ impl Coordinator {
         let (first, local) = self
             .start_here(&req.key, None, &planned, limits, None)
             .await?;
-        let ship = |set, local| Shipment {
+        let ship = |set, encoded, local| Shipment {
             key: &req.key,
             set,
+            encoded,
             placement,
             view,
             w,
@@ -368,42 +371,41 @@ impl Coordinator {
             deadline,
             local,
         };
-        let acks = self.replicate(ship(&first.set, Some(local))).await?;
+        let acks = self.replicate(ship(&first.set, first.encoded.clone(), Some(local)))
+            .await?;
         // What the key held before, as a read would have merged it: our own prior copy plus
         // the versions the acks report we had not seen. A covered ack's prior versions were all
         // seen by us (in our copy, or superseded there, like a stale value under our
         // tombstone), so its `prior_live` says nothing a merge would keep.
         let seen = first.set.context();
-        let unseen_live = acks
+        let unseen: Vec<&VersionSet> = acks
             .iter()
             .filter(|a| !a.covered)
             .filter_map(|a| a.set.as_ref())
+            .collect();
+        let unseen_live = unseen
+            .iter()
             .flat_map(|set| set.versions())
             .any(|v| !seen.covers(&v.dot) && v.is_live(now));
-        let live_before = first.prior.as_ref().is_some_and(|p| p.is_live(now)) || unseen_live;
-        let mut ctx = first.set.context();
-        let mut unseen = false;
-        for set in acks
-            .iter()
-            .filter(|a| !a.covered)
-            .filter_map(|a| a.set.as_ref())
-        {
-            ctx.merge(&set.context());
-            unseen = true;
-        }
-        let set = if unseen {
+        let live_before = first.prior_live || unseen_live;
+        let context = if unseen.is_empty() {
+            seen
+        } else {
+            let mut ctx = seen;
+            for set in &unseen {
+                ctx.merge(&set.context());
+            }
             let (second, local) = self
                 .start_here(&req.key, Some(ctx), &planned, limits, None)
                 .await?;
-            self.replicate(ship(&second.set, Some(local))).await?;
-            second.set
-        } else {
-            first.set
+            self.replicate(ship(&second.set, second.encoded.clone(), Some(local)))
+                .await?;
+            second.set.context()
         };
         Ok(WriteOutcome {
             created: !live_before,
             value: planned.json,
-            context: set.context().to_header(),
+            context: context.to_header(),
         })
     }
 
