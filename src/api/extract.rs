@@ -149,24 +149,13 @@ pub struct WriteBody {
 
 /// Parses `{"value": V, "ttl": seconds?, "context": "..."?}`.
 pub fn write_body(bytes: &[u8], max_value_bytes: usize) -> Result<WriteBody, ApiError> {
-    let parsed: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request(format!(
-            "the body is not valid JSON ({e}); send {{\"value\": ...}}"
-        ))
-    })?;
-    let Some(obj) = parsed.as_object() else {
-        return Err(ApiError::unprocessable(
-            "the body must be a JSON object like {\"value\": ...}",
-        ));
+    let (value, ttl, context) = match fast_body(bytes) {
+        Some(fields) => fields,
+        None => parsed_body(bytes)?,
     };
-    let Some(value) = obj.get("value") else {
-        return Err(ApiError::unprocessable(
-            "the body is missing the field `value`",
-        ));
-    };
-    let ttl_ms = match obj.get("ttl") {
+    let ttl_ms = match ttl {
         None | Some(serde_json::Value::Null) => None,
-        Some(t) => match whole_number(t) {
+        Some(t) => match whole_number(&t) {
             Some(s) if (1..=MAX_TTL_SECONDS).contains(&s) => Some(s * 1000),
             _ => {
                 return Err(ApiError::unprocessable(format!(
@@ -175,20 +164,14 @@ pub fn write_body(bytes: &[u8], max_value_bytes: usize) -> Result<WriteBody, Api
             }
         },
     };
-    let context = match obj.get("context") {
+    let context = match context {
         None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::String(s)) => Some(s),
         Some(other) => {
             return Err(ApiError::unprocessable(format!(
                 "`context` must be the string from an X-Context header, got {other}"
             )));
         }
-    };
-    // Keep the value's own text (minus insignificant whitespace), so numbers beyond i64/f64
-    // come back digit for digit; re-serialising a parsed `Value` would round them.
-    let value = match serde_json::from_slice::<RawBody<'_>>(bytes) {
-        Ok(raw) => minify(raw.value.get()),
-        Err(_) => serde_json::to_string(value).map_err(|e| ApiError::internal(e.to_string()))?,
     };
     if value.len() > max_value_bytes {
         return Err(ApiError::too_large(format!(
@@ -305,11 +288,68 @@ pub fn check_context(text: &str) -> Result<(), ApiError> {
         })
 }
 
-/// The body again, borrowing the value's text.
+/// The body's fields: the value's compact text, `ttl` and `context` as sent.
+type BodyFields = (
+    String,
+    Option<serde_json::Value>,
+    Option<serde_json::Value>,
+);
+
+/// A well-formed body in one pass, borrowing the value's text.
 #[derive(Deserialize)]
 struct RawBody<'a> {
     #[serde(borrow)]
     value: &'a serde_json::value::RawValue,
+    #[serde(default)]
+    ttl: Option<serde_json::Value>,
+    #[serde(default)]
+    context: Option<serde_json::Value>,
+}
+
+/// Only the value of a body, borrowing its text.
+#[derive(Deserialize)]
+struct ValueOnly<'a> {
+    #[serde(borrow)]
+    value: &'a serde_json::value::RawValue,
+}
+
+/// The fields of an object body with one `value` in one pass; `None` for anything else
+/// (not JSON, not an object, no `value`, a field given twice), which [`parsed_body`] then
+/// judges and explains.
+fn fast_body(bytes: &[u8]) -> Option<BodyFields> {
+    // A struct also deserialises from a JSON array; only an object is a body.
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return None;
+    }
+    let raw = serde_json::from_slice::<RawBody<'_>>(bytes).ok()?;
+    // Keep the value's own text (minus insignificant whitespace), so numbers beyond i64/f64
+    // come back digit for digit; re-serialising a parsed `Value` would round them.
+    Some((minify(raw.value.get()), raw.ttl, raw.context))
+}
+
+/// The fields of any body, through a parsed `Value`, with the error a malformed one deserves.
+fn parsed_body(bytes: &[u8]) -> Result<BodyFields, ApiError> {
+    let parsed: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not valid JSON ({e}); send {{\"value\": ...}}"
+        ))
+    })?;
+    let serde_json::Value::Object(mut obj) = parsed else {
+        return Err(ApiError::unprocessable(
+            "the body must be a JSON object like {\"value\": ...}",
+        ));
+    };
+    let Some(value) = obj.remove("value") else {
+        return Err(ApiError::unprocessable(
+            "the body is missing the field `value`",
+        ));
+    };
+    // The value's own text where it can be had (see `fast_body`).
+    let value = match serde_json::from_slice::<ValueOnly<'_>>(bytes) {
+        Ok(raw) => minify(raw.value.get()),
+        Err(_) => serde_json::to_string(&value).map_err(|e| ApiError::internal(e.to_string()))?,
+    };
+    Ok((value, obj.remove("ttl"), obj.remove("context")))
 }
 
 /// Drops the whitespace outside strings from valid JSON text; everything else is kept as

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ringkv_versions::VersionSet;
 use serde::Serialize;
@@ -111,12 +111,6 @@ pub struct ListDoc {
     next_cursor: Option<String>,
 }
 
-#[derive(Serialize)]
-struct ItemOut<'a> {
-    key: &'a str,
-    value: &'a RawValue,
-}
-
 /// Values are serialised from their stored text (`RawValue`), never through a parsed
 /// `serde_json::Value`, which would round numbers beyond i64/f64.
 #[derive(Serialize)]
@@ -172,10 +166,12 @@ fn written(key: &str, outcome: WriteOutcome) -> Result<Response, ApiError> {
     } else {
         StatusCode::OK
     };
-    let json = outcome.value.unwrap_or_else(|| "null".into());
-    let value: &RawValue =
-        serde_json::from_str(&json).map_err(|e| ApiError::internal(e.to_string()))?;
-    let resp = (status, Json(ItemOut { key, value })).into_response();
+    // The value is the compact JSON text the write stored (validated when it came in), so
+    // the body is written around it rather than parsed and serialised again.
+    let value = outcome.value.as_deref().unwrap_or("null");
+    let key = serde_json::to_string(key).map_err(|e| ApiError::internal(e.to_string()))?;
+    let body = format!("{{\"key\":{key},\"value\":{value}}}");
+    let resp = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
     Ok(with_context(resp, &outcome.context))
 }
 
