@@ -24,9 +24,9 @@
 //! - Each stored set is pruned with the current `versioning` limits; a compaction filter drops
 //!   sets that `can_collect` (expired or deleted longer than the tombstone grace).
 
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::ops::Bound;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use ringkv_storage::{CompactionFilter, Db, FilterDecision, WriteBatch};

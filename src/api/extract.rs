@@ -289,11 +289,7 @@ pub fn check_context(text: &str) -> Result<(), ApiError> {
 }
 
 /// The body's fields: the value's compact text, `ttl` and `context` as sent.
-type BodyFields = (
-    String,
-    Option<serde_json::Value>,
-    Option<serde_json::Value>,
-);
+type BodyFields = (String, Option<serde_json::Value>, Option<serde_json::Value>);
 
 /// A well-formed body in one pass, borrowing the value's text.
 #[derive(Deserialize)]

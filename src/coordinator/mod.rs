@@ -9,11 +9,17 @@
 //! `cluster.rs`). Members the failure detector marks dead fail at once (`replicas.rs`); every
 //! fan-out goes through `quorum.rs`.
 //!
-//! **Reads** (`read.rs`). Ask all replicas of the list in parallel; answer once R have replied
-//! (an "I have nothing" reply counts), merging their version sets: 200 with one live value, 300
-//! with the siblings, 404 with none. The merged context is the `X-Context`. Read repair runs in
-//! a spawned task after the answer: it waits (bounded by the RPC timeout) for the slower
-//! replicas, merges everything, and pushes the merged set to every replica whose copy differed
+//! **Reads** (`read.rs`). When this node is one of the key's replicas, a read first takes its
+//! own copy and asks every other replica for the digest of its copy, all at once; once R-1
+//! digests equal its own, R replicas hold that very set and it is the answer (200 with one
+//! live value, 300 with the siblings, 404 with none; the set's context is the `X-Context`).
+//! The digests still out are awaited in a spawned task, and a replica whose copy differs gets
+//! this one merged in. Otherwise (this node is not a replica, a digest differs, or too few
+//! answer within the hedge time) the read asks R replicas for their full sets (this node
+//! first, spares when one fails or is slow) and answers once R have replied (an "I have
+//! nothing" reply counts), merging them. Read repair then runs in a spawned task: it waits
+//! (bounded by the RPC timeout) for the slower replicas, probes the ones not asked for a
+//! digest, merges everything, and pushes the merged set to every replica whose copy differed
 //! or was missing.
 //!
 //! **Writes** (`write.rs`). A new version is minted by exactly one replica of the key: this node

@@ -7,6 +7,7 @@ use tokio::time::Instant;
 use super::quorum::Fanout;
 use super::{CoordError, Coordinator, effective_quorum};
 use crate::cluster::Member;
+use crate::rpc::wire::digest;
 
 /// The replies a quorum read gathered, and the reads still in flight.
 pub(super) struct Replies {
@@ -24,10 +25,89 @@ impl Coordinator {
         let pref = view.preference_list(key, settings.quorum.n);
         let needed = effective_quorum(r.unwrap_or(settings.quorum.r), pref.len());
         let deadline = Instant::now() + self.request_timeout;
+        if let Some(set) = self.agreeing_read(key, needed, &pref, deadline).await {
+            return Ok(set);
+        }
         let replies = self.quorum_read(key, needed, &pref, deadline).await?;
         let merged = replies.merged.clone();
         self.spawn_read_repair(key.to_string(), replies);
         Ok(merged)
+    }
+
+    /// A read's common case in one round of small answers (Cassandra's digest reads): this
+    /// node's own copy, when it holds a replica, and the digest of every other replica's copy,
+    /// all asked at once. Once R-1 of them answered the digest of this node's copy, R replicas
+    /// hold that very set, so it is their merge and the answer. The digests still out are
+    /// awaited in the background, and a replica whose copy differs gets this one merged in
+    /// (read repair). `None`, and the caller reads full sets: this node is not a replica, a
+    /// digest differs, or fewer than R-1 answered within the hedge time.
+    async fn agreeing_read(
+        &self,
+        key: &str,
+        needed: usize,
+        pref: &[Member],
+        deadline: Instant,
+    ) -> Option<VersionSet> {
+        if !pref.iter().any(|m| self.is_self(m)) {
+            return None;
+        }
+        let raw = self.replica.read_raw_now(&[key]).ok()?.pop().flatten();
+        let own = raw.as_deref().map(digest);
+        let set = match raw.as_deref() {
+            Some(bytes) => VersionSet::decode(bytes).ok()?,
+            None => VersionSet::new(),
+        };
+        let others: Vec<Member> = pref.iter().filter(|m| !self.is_self(m)).cloned().collect();
+        let all = others.len();
+        let (replicas, k) = (self.replicas.clone(), key.to_string());
+        let mut fanout = Fanout::start_inline(others, all, move |m: Member| {
+            let (replicas, key) = (replicas.clone(), k.clone());
+            async move { replicas.digest(&m, &key).await }
+        });
+        let want = needed - 1;
+        let patience = deadline.min(Instant::now() + self.hedge_after());
+        if want > 0 && !fanout.until(patience, None, |ok| ok.len() >= want).await {
+            return None;
+        }
+        if fanout.ok.iter().any(|(_, d)| *d != own) {
+            return None;
+        }
+        if !fanout.is_settled() {
+            self.spawn_probe_repair(key.to_string(), raw, own, fanout);
+        }
+        Some(set)
+    }
+
+    /// Waits for the digests an agreeing read did not wait for, and merges this node's copy
+    /// (`raw`, digest `own`) into each replica whose copy differs.
+    fn spawn_probe_repair(
+        &self,
+        key: String,
+        raw: Option<Vec<u8>>,
+        own: Option<u64>,
+        fanout: Fanout<Member, Option<u64>>,
+    ) {
+        let this = self.clone();
+        self.bg.tail(async move {
+            let (mut pending, _) = fanout.into_parts();
+            let mut stale = Vec::new();
+            while let Some((m, reply)) = pending.next().await {
+                if matches!(reply, Ok(d) if d != own) {
+                    stale.push(m);
+                }
+            }
+            // Nothing here to give (the copy here is absent): anti-entropy brings it.
+            let Some(raw) = raw.filter(|_| !stale.is_empty()) else {
+                return;
+            };
+            let encoded = std::sync::Arc::new(raw);
+            for m in stale {
+                this.metrics.read_repair();
+                if let Err(e) = this.replicas.merge(&m, &key, &encoded).await {
+                    tracing::debug!(peer = %m.id, "read repair failed: {e}");
+                }
+            }
+        });
     }
 
     /// Asks `needed` replicas of `pref` (this node first) and returns once they answered; a
@@ -134,7 +214,7 @@ impl Coordinator {
             }
             merged.prune(&this.cluster.settings().settings.versioning.limits());
             let encoded = std::sync::Arc::new(merged.encode());
-            let want = crate::rpc::wire::digest(&encoded);
+            let want = digest(&encoded);
             let mut stale: Vec<Member> = got
                 .into_iter()
                 .filter(|(_, copy)| copy.as_ref().is_none_or(|c| c.encode() != *encoded))

@@ -371,7 +371,8 @@ impl Coordinator {
             deadline,
             local,
         };
-        let acks = self.replicate(ship(&first.set, first.encoded.clone(), Some(local)))
+        let acks = self
+            .replicate(ship(&first.set, first.encoded.clone(), Some(local)))
             .await?;
         // What the key held before, as a read would have merged it: our own prior copy plus
         // the versions the acks report we had not seen. A covered ack's prior versions were all
