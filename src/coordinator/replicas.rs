@@ -119,9 +119,9 @@ impl Replicas {
         if self.is_self(m) {
             let limits = self.cluster.settings().settings.versioning.limits();
             let set = VersionSet::decode(encoded).map_err(|e| e.to_string())?;
-            return self
-                .replica
-                .merge(key, set, limits)
+            // Boxed: the local merge's state is large, and this future is spawned per
+            // replica of every write (the remote branch is the common one).
+            return Box::pin(self.replica.merge(key, set, limits))
                 .await
                 .map(|merged| MergeAck {
                     prior_live: merged.prior_live,

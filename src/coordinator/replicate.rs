@@ -29,8 +29,7 @@ use crate::rpc::wire::MergeAck;
 /// What a write sends where.
 pub(super) struct Shipment<'a> {
     pub key: &'a str,
-    pub set: &'a VersionSet,
-    /// `set`'s encoding (what goes over the wire and into hints).
+    /// The set's encoding (what goes over the wire and into hints).
     pub encoded: Arc<Vec<u8>>,
     pub placement: &'a Placement,
     pub view: &'a Arc<View>,
@@ -109,8 +108,8 @@ impl Coordinator {
                         .merge(&d.member, &key, &encoded)
                         .await
                         .map(Delivered::Merged),
-                    Some(owner) => replicas
-                        .hint(&d.member, &owner, &key, &encoded)
+                    // Boxed: rare, and its state would enlarge every write's replica call.
+                    Some(owner) => Box::pin(replicas.hint(&d.member, &owner, &key, &encoded))
                         .await
                         .map(|()| Delivered::Hinted),
                 }
@@ -198,7 +197,7 @@ impl Coordinator {
             }
         });
         let acks = std::mem::take(&mut tally.acks);
-        self.finish_in_background(fanout, tally, others, s.key, s.set, hinting);
+        self.finish_in_background(fanout, tally, others, s.key, encoded, hinting);
         match error {
             None => Ok(acks),
             Some(e) => {
@@ -240,7 +239,7 @@ impl Coordinator {
         mut tally: Tally,
         others: Vec<Dest>,
         key: &str,
-        set: &VersionSet,
+        encoded: Arc<Vec<u8>>,
         hinting: bool,
     ) {
         let all_done = others
@@ -249,7 +248,7 @@ impl Coordinator {
         if all_done {
             return;
         }
-        let (this, key, set) = (self.clone(), key.to_string(), set.clone());
+        let (this, key) = (self.clone(), key.to_string());
         self.bg.tail(async move {
             let mut pending = fanout.into_pending();
             while let Some(reply) = futures::StreamExt::next(&mut pending).await {
@@ -270,7 +269,15 @@ impl Coordinator {
                 if tally.merged.contains(id) || tally.stood_in.contains(id) {
                     continue;
                 }
-                match this.replica.store_hint(id, &key, set.clone(), caps).await {
+                let set = match VersionSet::decode(&encoded) {
+                    Ok(set) => set,
+                    Err(e) => {
+                        tracing::error!(owner = %id, "a hint for `{key}` could not be decoded: {e}");
+                        continue;
+                    }
+                };
+                // Boxed: rare, and its state would enlarge the tail of every write.
+                match Box::pin(this.replica.store_hint(id, &key, set, caps)).await {
                     Ok(Ok(())) => tracing::debug!(owner = %id, "kept a hint for `{key}`"),
                     Ok(Err(reason)) => {
                         tracing::warn!(owner = %id, reason = reason.as_str(), "hint for `{key}` refused")

@@ -284,7 +284,6 @@ impl Coordinator {
         };
         self.replicate(Shipment {
             key: &req.key,
-            set: &updated.set,
             encoded: updated.encoded.clone(),
             placement,
             view,
@@ -324,7 +323,6 @@ impl Coordinator {
             })?;
         self.replicate(Shipment {
             key: &req.key,
-            set: &stored.set,
             encoded: Arc::new(stored.set.encode()),
             placement,
             view,
@@ -360,9 +358,8 @@ impl Coordinator {
         let (first, local) = self
             .start_here(&req.key, None, &planned, limits, None)
             .await?;
-        let ship = |set, encoded, local| Shipment {
+        let ship = |encoded, local| Shipment {
             key: &req.key,
-            set,
             encoded,
             placement,
             view,
@@ -372,7 +369,7 @@ impl Coordinator {
             local,
         };
         let acks = self
-            .replicate(ship(&first.set, first.encoded.clone(), Some(local)))
+            .replicate(ship(first.encoded.clone(), Some(local)))
             .await?;
         // What the key held before, as a read would have merged it: our own prior copy plus
         // the versions the acks report we had not seen. A covered ack's prior versions were all
@@ -399,7 +396,7 @@ impl Coordinator {
             let (second, local) = self
                 .start_here(&req.key, Some(ctx), &planned, limits, None)
                 .await?;
-            self.replicate(ship(&second.set, second.encoded.clone(), Some(local)))
+            self.replicate(ship(second.encoded.clone(), Some(local)))
                 .await?;
             second.set.context()
         };
