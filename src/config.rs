@@ -35,6 +35,9 @@ pub enum SyncMode {
 pub struct StorageConfig {
     pub sync: SyncMode,
     pub sync_interval_ms: u64,
+    /// With `sync = "always"`: how long (µs) a group commit may wait for more concurrent
+    /// writes to share its fsync (0: never; a lone writer never waits).
+    pub commit_delay_us: u64,
     pub memtable_bytes: usize,
 }
 
@@ -43,6 +46,7 @@ impl Default for StorageConfig {
         StorageConfig {
             sync: SyncMode::Always,
             sync_interval_ms: 100,
+            commit_delay_us: 400,
             memtable_bytes: 32 << 20,
         }
     }

@@ -39,6 +39,7 @@ fn storage_options(config: &Config, fs: Arc<dyn Fs>) -> ringkv_storage::Options 
     };
     ringkv_storage::Options {
         sync,
+        commit_delay: Duration::from_micros(config.storage.commit_delay_us),
         memtable_bytes: config.storage.memtable_bytes,
         compaction_filter: Some(Arc::new(CollectDead {
             grace_ms: config.tombstone_grace_ms,

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
@@ -57,6 +58,20 @@ pub(crate) struct Queue {
     /// First ticket of the group whose commit failed; this and every later ticket fail.
     failed_from: Option<u64>,
     leader: bool,
+    /// The commit thread is holding its next group open for more batches (see
+    /// [`gathers`]); a submission does not wake it meanwhile.
+    gathering: bool,
+    /// Batches in the last group committed (by any leader).
+    last_group: usize,
+}
+
+/// Whether the commit thread, about to lead `pending` batches, first holds the group open for
+/// up to `delay` (`Options::commit_delay`): only when every group costs an fsync, the last
+/// group had several batches (writers are concurrent, so more are likely on their way) and
+/// fewer are waiting now. A lone writer never waits. PostgreSQL's `commit_delay` with
+/// `commit_siblings`, driven by the last group's size.
+fn gathers(delay: Duration, sync: SyncPolicy, last_group: usize, pending: usize) -> bool {
+    !delay.is_zero() && sync == SyncPolicy::Always && last_group >= 2 && pending < last_group
 }
 
 pub(crate) struct LogState {
@@ -143,6 +158,8 @@ impl DbInner {
                 done_ticket: 0,
                 failed_from: None,
                 leader: false,
+                gathering: false,
+                last_group: 0,
             }),
             queue_cv: Condvar::new(),
             commit_cv: Condvar::new(),
@@ -224,7 +241,7 @@ impl DbInner {
         q.next_ticket += 1;
         q.pending.push(batch);
         q.submitted.push(done);
-        let idle = !q.leader;
+        let idle = !q.leader && !q.gathering;
         drop(q);
         if idle {
             shared.commit_cv.notify_one();
@@ -370,6 +387,7 @@ impl Shared {
     fn lead(&self, mut q: parking_lot::MutexGuard<'_, Queue>) -> Result<()> {
         q.leader = true;
         let group = std::mem::take(&mut q.pending);
+        q.last_group = group.len();
         let submitted = std::mem::take(&mut q.submitted);
         let first = q.done_ticket + 1;
         let last = q.next_ticket - 1;
@@ -401,14 +419,33 @@ impl Shared {
     /// at shutdown, commits what is queued and ends.
     fn run_committer(&self) {
         let mut q = self.queue.lock();
+        let mut gathered = false;
         loop {
             if q.pending.is_empty() || q.leader {
                 if q.closed && q.pending.is_empty() {
                     return;
                 }
+                gathered = false;
                 self.commit_cv.wait(&mut q);
                 continue;
             }
+            let delay = self.opts.commit_delay;
+            if !gathered
+                && !q.closed
+                && gathers(delay, self.opts.sync, q.last_group, q.pending.len())
+            {
+                gathered = true;
+                q.gathering = true;
+                let until = std::time::Instant::now() + delay;
+                while !q.closed && !q.leader {
+                    if self.commit_cv.wait_until(&mut q, until).timed_out() {
+                        break;
+                    }
+                }
+                q.gathering = false;
+                continue;
+            }
+            gathered = false;
             let _ = self.lead(q);
             q = self.queue.lock();
         }
@@ -586,6 +623,88 @@ mod tests {
             (1..500).contains(&syncs),
             "{syncs} fsyncs for 500 submissions"
         );
+    }
+
+    #[test]
+    fn the_commit_thread_holds_a_group_open_only_for_concurrent_writers() {
+        let delay = Duration::from_micros(400);
+        assert!(
+            gathers(delay, SyncPolicy::Always, 4, 1),
+            "concurrent writers: wait"
+        );
+        assert!(
+            !gathers(delay, SyncPolicy::Always, 4, 4),
+            "as many as last time: go"
+        );
+        assert!(
+            !gathers(delay, SyncPolicy::Always, 1, 1),
+            "a lone writer never waits"
+        );
+        assert!(
+            !gathers(Duration::ZERO, SyncPolicy::Always, 4, 1),
+            "no delay set"
+        );
+        let interval = SyncPolicy::Interval(Duration::from_millis(100));
+        assert!(
+            !gathers(delay, interval, 4, 1),
+            "no fsync per group to share"
+        );
+    }
+
+    fn open_with_delay(dir: &Path, commit_delay: Duration) -> DbInner {
+        let opts = Options {
+            sync: SyncPolicy::Always,
+            commit_delay,
+            ..Options::default()
+        };
+        DbInner::open(dir, opts).unwrap()
+    }
+
+    #[test]
+    fn a_lone_submitter_never_waits_for_the_commit_delay() {
+        let dir = tempfile::tempdir().unwrap();
+        // An hour: any wait for company would show as a missing answer below.
+        let db = open_with_delay(dir.path(), Duration::from_secs(3600));
+        for i in 0..20 {
+            submit(&db, format!("k{i}").as_bytes())
+                .recv_timeout(Duration::from_secs(60))
+                .expect("a lone write is committed at once")
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn concurrent_submitters_with_a_commit_delay_are_all_answered_and_share_fsyncs() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open_with_delay(dir.path(), Duration::from_millis(2));
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let db = &db;
+                s.spawn(move || {
+                    for i in 0..50 {
+                        submit(db, format!("{t}-{i}").as_bytes())
+                            .recv()
+                            .expect("every submission is answered")
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        for t in 0..8 {
+            for i in 0..50 {
+                assert!(db.get(format!("{t}-{i}").as_bytes()).unwrap().is_some());
+            }
+        }
+        let syncs = db.shared.counters.group_syncs.load(Ordering::Relaxed);
+        assert!((1..400).contains(&syncs), "{syncs} fsyncs for 400 writes");
+        // Closing while a group may be held open commits it and ends the commit thread.
+        let late: Vec<_> = (0..8)
+            .map(|i| submit(&db, format!("late{i}").as_bytes()))
+            .collect();
+        db.close().unwrap();
+        for rx in late {
+            rx.recv().expect("answered before close returns").unwrap();
+        }
     }
 
     #[test]

@@ -132,6 +132,11 @@ pub trait CompactionFilter: Send + Sync {
 #[derive(Clone)]
 pub struct Options {
     pub sync: SyncPolicy,
+    /// Under [`SyncPolicy::Always`], how long the commit thread may hold a group open for more
+    /// submitted batches when the last group had several (concurrent writers): fewer, larger
+    /// groups, so fewer fsyncs per write, for at most this much more latency. A lone writer
+    /// never waits; zero never waits.
+    pub commit_delay: Duration,
     /// Size budget of the active memtable before it is frozen and flushed.
     pub memtable_bytes: usize,
     /// Target size of an SSTable data block.
@@ -160,6 +165,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             sync: SyncPolicy::Interval(Duration::from_millis(100)),
+            commit_delay: Duration::ZERO,
             memtable_bytes: 64 << 20,
             block_bytes: 4096,
             bloom_fp_rate: 0.01,
@@ -180,6 +186,7 @@ impl std::fmt::Debug for Options {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Options")
             .field("sync", &self.sync)
+            .field("commit_delay", &self.commit_delay)
             .field("memtable_bytes", &self.memtable_bytes)
             .field("block_bytes", &self.block_bytes)
             .field("bloom_fp_rate", &self.bloom_fp_rate)
