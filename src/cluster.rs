@@ -377,7 +377,15 @@ impl Cluster {
         self.view.load_full()
     }
 
-    pub fn settings(&self) -> Arc<VersionedSettings> {
+    /// The settings in force, for a short read (a guard, not a new reference: requests read
+    /// them several times each, and cloning the shared `Arc` from every worker thread makes
+    /// its counter a contended cache line). Hold it across no await; `.settings_arc()` keeps.
+    pub fn settings(&self) -> arc_swap::Guard<Arc<VersionedSettings>> {
+        self.settings.load()
+    }
+
+    /// The settings in force, as a reference that may be kept.
+    pub fn settings_arc(&self) -> Arc<VersionedSettings> {
         self.settings.load_full()
     }
 

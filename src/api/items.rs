@@ -305,7 +305,7 @@ pub async fn get_item(
         )
             .into_response(),
     };
-    Ok(with_context(resp, &set.context().to_header()))
+    Ok(with_context(resp, &set.context_header()))
 }
 
 /// Delete a value (leaves a tombstone that is collected after the grace period).

@@ -100,7 +100,7 @@ pub(super) fn replay(
     Ok(WriteOutcome {
         created: answer.created,
         value: answer.value.or_else(|| req.value.clone()),
-        context: set.context().to_header(),
+        context: set.context_header(),
     })
 }
 

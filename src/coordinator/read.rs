@@ -58,6 +58,9 @@ impl Coordinator {
             None => VersionSet::new(),
         };
         let others: Vec<Member> = pref.iter().filter(|m| !self.is_self(m)).cloned().collect();
+        if others.is_empty() {
+            return Some(set); // the only replica
+        }
         let all = others.len();
         let (replicas, k) = (self.replicas.clone(), key.to_string());
         let mut fanout = Fanout::start_inline(others, all, move |m: Member| {

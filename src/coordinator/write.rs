@@ -297,7 +297,7 @@ impl Coordinator {
         Ok(WriteOutcome {
             created,
             value: planned.json,
-            context: updated.set.context().to_header(),
+            context: updated.set.context_header(),
         })
     }
 

@@ -48,7 +48,7 @@ impl Clock {
         self.entries.len()
     }
 
-    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = (&NodeId, &ClockEntry)> {
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = (&NodeId, &ClockEntry)> + Clone {
         self.entries.iter()
     }
 

@@ -42,6 +42,26 @@ pub struct Context {
     entries: BTreeMap<NodeId, u64>,
 }
 
+/// [`Context::to_bytes`] of the context holding `entries` (ascending node ids), without
+/// building it; zero counters are left out, as a context never holds one.
+pub(crate) fn encode_entries<'a>(entries: impl Iterator<Item = (&'a str, u64)> + Clone) -> Vec<u8> {
+    let kept = entries.filter(|(_, c)| *c > 0);
+    let n = kept.clone().count();
+    let mut out = Vec::with_capacity(2 + n * 12);
+    out.push(CONTEXT_FORMAT);
+    put_varint(&mut out, n as u64);
+    for (node, counter) in kept {
+        put_bytes(&mut out, node.as_bytes());
+        put_varint(&mut out, counter);
+    }
+    out
+}
+
+/// [`Context::to_header`] of the context holding `entries` (see [`encode_entries`]).
+pub(crate) fn header_of<'a>(entries: impl Iterator<Item = (&'a str, u64)> + Clone) -> String {
+    URL_SAFE_NO_PAD.encode(encode_entries(entries))
+}
+
 impl Context {
     /// Opaque URL-safe string for the `X-Context` header.
     pub fn to_header(&self) -> String {
@@ -117,14 +137,7 @@ impl Context {
 
     /// The compact binary form drawn in the module docs.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(2 + self.entries.len() * 12);
-        out.push(CONTEXT_FORMAT);
-        put_varint(&mut out, self.entries.len() as u64);
-        for (node, counter) in &self.entries {
-            put_bytes(&mut out, node.as_bytes());
-            put_varint(&mut out, *counter);
-        }
-        out
+        encode_entries(self.entries.iter().map(|(n, c)| (n.as_str(), *c)))
     }
 
     /// Decodes [`Context::to_bytes`] output; rejects anything not canonical.

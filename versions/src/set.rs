@@ -195,6 +195,12 @@ impl VersionSet {
         )
     }
 
+    /// `self.context().to_header()`, written straight from the clock (a read answers every
+    /// request with it).
+    pub fn context_header(&self) -> String {
+        crate::context::header_of(self.clock.iter().map(|(n, e)| (n.as_str(), e.counter)))
+    }
+
     /// The clock entries in node-id order (for inspection, metrics and tests).
     /// The highest counter of `node` this set's clock has seen (0: none).
     pub fn counter_of(&self, node: &str) -> u64 {

@@ -1,5 +1,6 @@
 //! Encodings round-trip: a set through `encode`/`decode`, a context through the `X-Context`
-//! header, and equal sets (reached by different merge orders) give equal bytes.
+//! header (also written straight from a set), and equal sets (reached by different merge
+//! orders) give equal bytes.
 
 mod common;
 
@@ -32,6 +33,11 @@ proptest! {
             prop_assert_eq!(Context::from_header(&header).unwrap(), c.clone());
             prop_assert_eq!(Context::from_bytes(&c.to_bytes()).unwrap(), c);
         }
+    }
+
+    #[test]
+    fn a_sets_context_header_is_its_contexts_header(set in reachable_set()) {
+        prop_assert_eq!(set.context_header(), set.context().to_header());
     }
 
     #[test]
