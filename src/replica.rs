@@ -70,6 +70,10 @@ pub fn now_ms() -> u64 {
 pub struct Updated {
     /// The copy before the update had a live value (at the time of the update).
     pub prior_live: bool,
+    /// The copy before the update had seen every version the update's context covers: its
+    /// `prior_live` speaks for what the writer saw. `false` when this replica is behind the
+    /// writer (it missed a write the writer read).
+    pub prior_saw_context: bool,
     pub set: VersionSet,
     /// `set` as stored, encoded once and shared with the replicas it is shipped to.
     pub encoded: Arc<Vec<u8>>,
@@ -451,9 +455,14 @@ impl Replica {
         });
         let prior_live = prior.as_ref().is_some_and(|p| p.is_live(now_ms()));
         let mut set = prior.unwrap_or_default();
+        let prior_saw_context = ctx.as_ref().is_none_or(|ctx| {
+            let seen = set.context();
+            ctx.iter().all(|(node, n)| seen.counter(node) >= n)
+        });
         if let Some(held) = held {
             let updated = Updated {
                 prior_live,
+                prior_saw_context,
                 encoded: Arc::new(set.encode()),
                 set,
                 replayed: Some(held),
@@ -478,6 +487,7 @@ impl Replica {
         );
         let updated = Updated {
             prior_live,
+            prior_saw_context,
             set,
             encoded: Arc::new(encoded),
             replayed: None,

@@ -172,3 +172,47 @@ fn many_concurrent_writes_with_one_context_all_survive_as_siblings() {
         assert_eq!(values, want, "siblings via {}", node.id);
     }
 }
+
+/// A write carrying a context, coordinated by a replica that missed the write the context came
+/// from, answers 200: the key had a live value on the replicas that acked, even if not on the
+/// coordinator's own copy. (It answered 201 from the coordinator's copy alone; under concurrent
+/// writes right after a create, `many_concurrent_writes_with_one_context_all_survive_as_siblings`
+/// saw that now and then.) And a key whose last acknowledged write was a delete is still
+/// created (201) through such a replica.
+#[test]
+fn a_write_through_a_replica_that_missed_the_key_says_it_updated() {
+    let mut cluster = Cluster::builder(3)
+        .quorum(3, 2, 2)
+        .set("hinted_handoff.enabled", false)
+        .set("anti_entropy.interval_ms", 3_600_000)
+        .start();
+    cluster.nodes[2].kill();
+    let base = cluster.nodes[0].put("lagged", json!("base")).expect(201);
+    let ctx = base.context().expect("X-Context");
+    let gone = cluster.nodes[0].put("gone", json!("old")).expect(201);
+    let gone_ctx = gone.context().expect("X-Context");
+    let deleted = cluster.http.raw(
+        "DELETE",
+        &cluster.nodes[0].item("gone", ""),
+        &[("X-Context", &gone_ctx)],
+        None,
+    );
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    cluster.nodes[2].restart();
+    cluster.wait_for_membership();
+
+    let resp = cluster.nodes[2].put_with("lagged", &json!("next"), &[("X-Context", &ctx)]);
+    assert_eq!(
+        resp.status, 200,
+        "via the replica that missed it: {}",
+        resp.body
+    );
+    assert_eq!(cluster.nodes[0].get_value("lagged"), json!("next"));
+
+    let resp = cluster.nodes[2].put_with("gone", &json!("again"), &[("X-Context", &gone_ctx)]);
+    assert_eq!(
+        resp.status, 201,
+        "after an acknowledged delete: {}",
+        resp.body
+    );
+}

@@ -46,7 +46,8 @@
 //! other and leave one value, while writes that race on the same stale context become
 //! siblings. 201 vs 200, the preconditions, 404 for DELETE and the append result are all
 //! decided on that read. A PUT with a context skips the read; 201 vs 200 then comes from the
-//! coordinating replica's own copy.
+//! coordinating replica's own copy, or, when that copy has not seen all the context covers
+//! (it missed the write the client read), from the copies of the replicas that acked.
 //!
 //! **The one-value promise** (API.md: sequential context-less writes through any mix of nodes,
 //! with no failures, leave exactly the last one) holds for every setting with R + W > N: the

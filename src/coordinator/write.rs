@@ -278,22 +278,28 @@ impl Coordinator {
                 .await?;
             return Ok(outcome);
         }
+        let acks = self
+            .replicate(Shipment {
+                key: &req.key,
+                encoded: updated.encoded.clone(),
+                placement,
+                view,
+                w,
+                sloppy: req.sloppy,
+                deadline,
+                local: Some(local),
+            })
+            .await?;
+        idempotency::fault_after_fanout(&req.key);
+        // Whether the key had a live value: the read's answer if there was one; else this
+        // node's own copy, unless it is behind the writer's context (it missed a write the
+        // writer read, e.g. while it was down): then the other replicas that acked speak for
+        // it. With W+W > N they include one that took the write the context came from.
         let created = match live_before {
             Some(live) => !live,
-            None => !updated.prior_live,
+            None if updated.prior_saw_context || acks.is_empty() => !updated.prior_live,
+            None => !acks.iter().any(|a| a.prior_live),
         };
-        self.replicate(Shipment {
-            key: &req.key,
-            encoded: updated.encoded.clone(),
-            placement,
-            view,
-            w,
-            sloppy: req.sloppy,
-            deadline,
-            local: Some(local),
-        })
-        .await?;
-        idempotency::fault_after_fanout(&req.key);
         Ok(WriteOutcome {
             created,
             value: planned.json,
