@@ -455,10 +455,9 @@ impl Replica {
         });
         let prior_live = prior.as_ref().is_some_and(|p| p.is_live(now_ms()));
         let mut set = prior.unwrap_or_default();
-        let prior_saw_context = ctx.as_ref().is_none_or(|ctx| {
-            let seen = set.context();
-            ctx.iter().all(|(node, n)| seen.counter(node) >= n)
-        });
+        let prior_saw_context = ctx
+            .as_ref()
+            .is_none_or(|ctx| ctx.iter().all(|(node, n)| set.counter_of(node) >= n));
         if let Some(held) = held {
             let updated = Updated {
                 prior_live,
@@ -606,17 +605,15 @@ impl Replica {
             set.prune(&limits);
             let remaining = left.get_mut(key.as_str()).expect("every key was counted");
             *remaining -= 1;
-            let set = if *remaining > 0 {
+            if *remaining > 0 {
                 current.insert(key, (before, Some(set.clone())));
-                set
             } else {
                 changes.push(Change {
                     after: Some(set.encode()),
                     key,
                     before,
                 });
-                set
-            };
+            }
             results.push(Merged {
                 set,
                 prior_live,

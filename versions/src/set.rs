@@ -201,12 +201,12 @@ impl VersionSet {
         crate::context::header_of(self.clock.iter().map(|(n, e)| (n.as_str(), e.counter)))
     }
 
-    /// The clock entries in node-id order (for inspection, metrics and tests).
     /// The highest counter of `node` this set's clock has seen (0: none).
     pub fn counter_of(&self, node: &str) -> u64 {
         self.clock.counter(node)
     }
 
+    /// The clock entries in node-id order (for inspection, metrics and tests).
     pub fn clock(&self) -> impl ExactSizeIterator<Item = (&str, ClockEntry)> {
         self.clock.iter().map(|(n, e)| (n.as_str(), *e))
     }
